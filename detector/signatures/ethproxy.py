@@ -1,0 +1,90 @@
+"""eth-proxy: Ethereum getwork over a raw TCP stratum-style connection (ethminer `stratum1+tcp`).
+
+Miners send `eth_submitLogin` / `eth_login`, `eth_getWork`, `eth_submitWork`,
+`eth_submitHashrate` as newline-delimited JSON-RPC, usually with an extra `"worker"` member.
+The pool answers `eth_getWork` (and pushes new work) with a three-hash result
+`["0x<header hash>", "0x<seed hash>", "0x<boundary>"]`; that triple is the server-side evidence
+when the capture shows only the pool direction.
+
+`eth_getWork`/`eth_submitWork`/`eth_submitHashrate` are also standard Ethereum node RPC
+methods, but only miners call them, and here they must arrive as newline-delimited JSON at the
+very start of a TCP stream, not as an HTTP request to a node (that case is `http_mining`'s).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from detector.base import EvidenceKind, HitClass, Outcome, Verdict
+from detector.signatures.jsonlines import Clue, Found, clip, judge, method_of
+
+METHODS: dict[str, float] = {
+    "eth_submitLogin": 0.97,
+    "eth_login": 0.95,
+    "eth_getWork": 0.95,
+    "eth_submitWork": 0.97,
+    "eth_submitHashrate": 0.95,
+}
+WORK_REPLY = 0.9
+
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_HEXNUM = re.compile(r"0x[0-9a-fA-F]{1,64}")
+
+
+def work_triple(result: Any) -> bool:
+    """`["0x<64 hex>", "0x<64 hex>", "0x<hex>"]` (an optional 4th member: block number)."""
+    if not isinstance(result, list) or not 3 <= len(result) <= 4:
+        return False
+    if not all(isinstance(item, str) for item in result):
+        return False
+    return (
+        _HASH.fullmatch(result[0]) is not None
+        and _HASH.fullmatch(result[1]) is not None
+        and _HEXNUM.fullmatch(result[2]) is not None
+    )
+
+
+def assess(obj: dict[str, Any]) -> Clue | None:
+    """Evidence for eth-proxy carried by one JSON object, or None."""
+    method = method_of(obj)
+    if method is not None:
+        weight = METHODS.get(method)
+        return Clue(method, weight) if weight is not None else None
+    if "method" not in obj and work_triple(obj.get("result")):
+        return Clue("reply:getwork", WORK_REPLY)
+    return None
+
+
+def _detail(found: Found) -> dict[str, Any]:
+    detail: dict[str, Any] = {"methods": found.labels, "excerpt": found.first_line()}
+    for clue, obj, _ in found.hits:
+        if "worker" not in detail and clue.label in ("eth_submitLogin", "eth_login"):
+            params = obj.get("params")
+            login = clip(params[0], 64) if isinstance(params, list) and params else None
+            worker = clip(obj.get("worker"), 64)
+            if login or worker:
+                detail["worker"] = login or worker
+    return detail
+
+
+class EthProxySignature:
+    """eth-proxy JSON lines, client or pool side."""
+
+    name: str = "ethproxy"
+    transports: frozenset[int] = frozenset({6})
+
+    def inspect(self, data: bytes, from_client: bool, transport: int) -> Verdict:
+        if transport not in self.transports:
+            return Verdict(Outcome.EXCLUDE)
+        found = judge(data, assess)
+        if isinstance(found, Verdict):
+            return found
+        return Verdict(
+            Outcome.MATCH,
+            kind=EvidenceKind.STRATUM,
+            cls=HitClass.MINING,
+            variant="eth-proxy",
+            confidence=found.confidence,
+            detail=_detail(found),
+        )

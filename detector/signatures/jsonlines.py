@@ -1,0 +1,227 @@
+"""Shared helper: newline-delimited JSON objects at the start of one flow direction.
+
+Stratum v1, eth-proxy and CryptoNote stratum all send one JSON object per line. Detection is
+anchored on *real* JSON objects parsed from the start of the stream, never on substrings found
+anywhere in the payload: that is what keeps a PostgreSQL row or a Suricata rule that merely
+*quotes* `"method":"mining.subscribe"` from looking like a miner (the stream does not start with
+a JSON object line), and what lets a signature see that a JSON-RPC `echo` service is JSON-RPC
+but not mining.
+
+Work is bounded: at most `MAX_SCAN` bytes and `MAX_LINES` lines are looked at, each line is at
+most `MAX_LINE` bytes, and `json.loads` runs inside a catch-all (deep nesting raises
+`RecursionError`, huge integers raise `ValueError`; both just mean "not a usable object").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from detector.base import EXCLUDE, NEED_MORE, Verdict
+
+MAX_SCAN = 16384
+MAX_LINE = 8192
+MAX_LINES = 64
+EXCERPT_LEN = 160
+
+_WS = b" \t\r\n"
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0D}
+
+
+@dataclass(frozen=True, slots=True)
+class JsonLines:
+    """What the start of a stream looks like as newline-delimited JSON.
+
+    `objects` pairs each parsed top-level JSON object with its raw line (for excerpts).
+    `anchored` is False when the stream cannot be newline-delimited JSON: it does not start with
+    `{` (after whitespace and at most one printable mid-message tail), or its first complete
+    line is not a JSON object. `incomplete` says the last line is an unterminated `{...` that
+    more bytes could complete.
+    """
+
+    objects: tuple[tuple[dict[str, Any], bytes], ...]
+    anchored: bool
+    incomplete: bool
+
+
+NOT_JSON = JsonLines(objects=(), anchored=False, incomplete=False)
+
+
+def starts_like_json(data: bytes) -> bool:
+    """Cheap pre-filter: the first non-whitespace byte is `{`, or the first line is printable
+    and ends like a JSON object (`}`).
+
+    The second case allows a capture that begins in the middle of a long line (a big
+    `mining.notify` split over two segments): the tail of that line is skipped by `parse`.
+    """
+    head = data[:64].lstrip(_WS)
+    if not head:
+        return False
+    first = head[0]
+    if first == 0x7B:
+        return True
+    if first not in _TEXT_BYTES:
+        return False
+    newline = data.find(b"\n", 0, MAX_LINE)
+    return newline > 0 and data[:newline].rstrip(b"\r")[-1:] == b"}"
+
+
+def _load_object(line: bytes) -> dict[str, Any] | None:
+    if len(line) > MAX_LINE:
+        return None
+    try:
+        value = json.loads(line.decode("utf-8"))
+    except Exception:  # any decode/parse failure means "not an object"
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _is_tail_of_line(line: bytes) -> bool:
+    """A printable fragment ending like a JSON object: the end of a cut-off message."""
+    stripped = line.rstrip(b"\r")
+    return (
+        0 < len(stripped) <= MAX_LINE
+        and stripped[-1:] == b"}"
+        and all(b in _TEXT_BYTES for b in stripped)
+    )
+
+
+def parse(data: bytes) -> JsonLines:
+    """Split the stream into lines and parse every line that starts with `{`.
+
+    The first complete line must be a JSON object (or a printable mid-message tail followed by
+    one); later lines that are not objects are skipped (a keep-alive blank line, junk).
+    """
+    buf = data[:MAX_SCAN]
+    lines = buf.split(b"\n")
+    tail = lines.pop()  # bytes after the last newline ("" when the data ends with one)
+    objects: list[tuple[dict[str, Any], bytes]] = []
+    first_seen = False
+    for index, raw in enumerate(lines[:MAX_LINES]):
+        line = raw.strip(_WS)
+        if not line:
+            continue
+        if not first_seen:
+            first_seen = True
+            if line[:1] != b"{":
+                if index == 0 and _is_tail_of_line(raw):
+                    first_seen = False  # mid-message start: skip the cut-off tail
+                    continue
+                return NOT_JSON
+            obj = _load_object(line)
+            if obj is None:
+                return NOT_JSON
+            objects.append((obj, line))
+            continue
+        if line[:1] == b"{":
+            obj = _load_object(line)
+            if obj is not None:
+                objects.append((obj, line))
+    rest = tail.strip(_WS)
+    incomplete = False
+    if rest[:1] == b"{" and len(lines) <= MAX_LINES:
+        obj = _load_object(rest)
+        if obj is not None:  # a complete object without its newline (e.g. an HTTP body)
+            objects.append((obj, rest))
+        else:  # unterminated: more bytes may complete it, unless we cut it ourselves
+            incomplete = len(rest) < MAX_LINE and len(data) <= MAX_SCAN
+    elif rest and not first_seen:
+        return NOT_JSON  # the only line there is does not start with '{'
+    elif not first_seen:
+        return JsonLines((), anchored=True, incomplete=True)  # only whitespace so far
+    if not objects and not incomplete:
+        return NOT_JSON
+    return JsonLines(objects=tuple(objects), anchored=True, incomplete=incomplete)
+
+
+def excerpt(raw: bytes) -> str:
+    """At most `EXCERPT_LEN` printable characters of a matched line."""
+    text = raw[: EXCERPT_LEN * 4].decode("utf-8", "replace")
+    clean = "".join(ch if ch.isprintable() else "." for ch in text)
+    return clean[:EXCERPT_LEN]
+
+
+def method_of(obj: dict[str, Any]) -> str | None:
+    """The object's `"method"` if it is a non-empty string (a request or a push)."""
+    method = obj.get("method")
+    return method if isinstance(method, str) and method else None
+
+
+def clip(value: object, limit: int = 96) -> str | None:
+    """A string field for `detail`, truncated; None for anything that is not a string."""
+    if not isinstance(value, str) or not value:
+        return None
+    return "".join(ch if ch.isprintable() else "." for ch in value[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class Clue:
+    """One object that is evidence for a protocol: a method name or a reply shape, and how sure."""
+
+    label: str
+    confidence: float
+
+
+Assess = Callable[[dict[str, Any]], Clue | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The objects that carried evidence, in stream order, with the combined confidence."""
+
+    hits: tuple[tuple[Clue, dict[str, Any], bytes], ...]
+    confidence: float
+
+    @property
+    def labels(self) -> list[str]:
+        """Sorted unique method names (reply shapes, prefixed `reply:`, are left out)."""
+        return sorted({c.label for c, _, _ in self.hits if not c.label.startswith("reply:")})
+
+    def first_line(self) -> str:
+        return excerpt(self.hits[0][2])
+
+
+# After this many JSON-RPC replies without a single clue, stop asking for more.
+MAX_SILENT_OBJECTS = 16
+
+
+def is_rpc_shaped(obj: dict[str, Any]) -> bool:
+    """A JSON-RPC request/notification (has a method) or a reply (id plus result or error)."""
+    return "method" in obj or ("id" in obj and ("result" in obj or "error" in obj))
+
+
+def judge(data: bytes, assess: Assess) -> Found | Verdict:
+    """Common outcome logic of the JSON-lines signatures.
+
+    MATCH-worthy (`Found`) when some object is evidence; EXCLUDE when the stream is not
+    newline-delimited JSON, or carries a JSON object that belongs to another API (a request
+    whose method `assess` does not know, or an object that is not JSON-RPC at all) and no
+    evidence; NEED_MORE while only neutral replies (`{"id":4,"result":true}`) or an unfinished
+    first line have been seen.
+    """
+    if not data[:64].lstrip(_WS) and not data[:MAX_SCAN].strip(_WS):
+        return NEED_MORE  # nothing (but whitespace) seen yet
+    if not starts_like_json(data):
+        return EXCLUDE
+    doc = parse(data)
+    if not doc.anchored:
+        return EXCLUDE
+    hits: list[tuple[Clue, dict[str, Any], bytes]] = []
+    foreign = False
+    for obj, raw in doc.objects:
+        clue = assess(obj)
+        if clue is not None:
+            hits.append((clue, obj, raw))
+        elif "method" in obj or not is_rpc_shaped(obj):
+            foreign = True
+    if hits:
+        best = max(c.confidence for c, _, _ in hits)
+        strong = {c.label for c, _, _ in hits if c.confidence >= 0.9}
+        if len(strong) >= 2:
+            best = min(0.99, best + 0.02)
+        return Found(hits=tuple(hits), confidence=round(best, 4))
+    if foreign or len(doc.objects) >= MAX_SILENT_OBJECTS:
+        return EXCLUDE
+    return NEED_MORE

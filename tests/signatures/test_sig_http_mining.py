@@ -1,0 +1,142 @@
+"""HTTP mining signature: getwork / getblocktemplate, mining headers, miner User-Agents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detector.base import EvidenceKind, HitClass, Outcome, Verdict
+from detector.signatures import SIGNATURES
+
+from . import samples as s
+from .test_sig_registry import match_is_well_formed
+
+SIG = SIGNATURES["http-mining"]
+
+
+def check(data: bytes, from_client: bool = True) -> Verdict:
+    verdict = SIG.inspect(data, from_client, 6)
+    if verdict.outcome is Outcome.MATCH:
+        match_is_well_formed(verdict)
+        assert verdict.kind is EvidenceKind.HTTP_MINING and verdict.cls is HitClass.MINING
+    return verdict
+
+
+def test_getblocktemplate_post() -> None:
+    v = check(s.http_post(s.GBT_BODY))
+    assert v.outcome is Outcome.MATCH
+    assert v.variant == "getblocktemplate-http" and v.confidence >= 0.95
+    assert v.detail["methods"] == ["getblocktemplate"]
+    assert v.detail["user_agent"] == "cgminer 3.7.2"
+    assert v.detail["headers"] == ["x-mining-extensions"]
+
+
+def test_getwork_post() -> None:
+    v = check(s.http_post(s.GETWORK_BODY, agent="bfgminer/5.2.0", mining_header=False))
+    assert v.outcome is Outcome.MATCH and v.variant == "getwork-http"
+    assert v.detail["methods"] == ["getwork"]
+
+
+def test_headers_only_with_mining_header_matches_at_once() -> None:
+    v = check(s.http_post(b""))
+    assert v.outcome is Outcome.MATCH
+    assert v.variant == "http-mining-extensions"
+    assert v.detail["methods"] == []
+
+
+def test_user_agent_alone_is_moderate() -> None:
+    agent = "XMRig/6.21.0 (Windows NT 10.0; Win64; x64)"
+    v = check(s.http_post(b"", agent=agent, mining_header=False))
+    assert v.outcome is Outcome.MATCH
+    assert v.variant == "http-mining-extensions"
+    assert 0.6 <= v.confidence <= 0.75
+
+
+def test_plain_json_post_waits_for_its_body() -> None:
+    head = s.http_post(b"", agent="python-requests/2.31", mining_header=False)
+    assert check(head).outcome is Outcome.NEED_MORE
+    assert check(head + s.GBT_BODY).variant == "getblocktemplate-http"
+    other = head + b'{"jsonrpc":"2.0","method":"eth_blockNumber","params":[],"id":1}'
+    assert check(other).outcome is Outcome.EXCLUDE
+
+
+def test_split_headers_need_more() -> None:
+    data = s.http_post(s.GBT_BODY)
+    assert check(data[:3]).outcome is Outcome.NEED_MORE
+    assert check(data[:40]).outcome is Outcome.NEED_MORE
+
+
+def test_responses() -> None:
+    gbt = check(s.GBT_RESPONSE, from_client=False)
+    assert gbt.outcome is Outcome.MATCH and gbt.variant == "getblocktemplate-http"
+    gw = check(s.GETWORK_RESPONSE, from_client=False)
+    assert gw.outcome is Outcome.MATCH and gw.variant == "getwork-http"
+    x_stratum = s.http_response(b'{"id":null,"result":null}', b"X-Stratum: stratum+tcp://p:3333")
+    v = check(x_stratum, from_client=False)
+    assert v.outcome is Outcome.MATCH and v.variant == "http-mining-extensions"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET /index.html HTTP/1.1\r\nHost: example.org\r\nUser-Agent: Mozilla/5.0 (X11; Linux"
+        b" x86_64) Gecko/20100101 Firefox/124.0\r\n\r\n",
+        b"GET /cgminer-howto HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl/8.5.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (compatible; cgminer)\r\n\r\n",
+        s.http_response(b"<html>cgminer getwork getblocktemplate X-Mining-Extensions</html>"),
+        s.http_response(b'{"jsonrpc":"2.0","id":1,"result":"0x10d4f"}'),
+        s.STRATUM_CLIENT,
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ],
+)
+def test_not_mining(data: bytes) -> None:
+    assert check(data).outcome is Outcome.EXCLUDE
+
+
+def test_every_prefix_of_a_request_needs_more_until_decided() -> None:
+    data = s.http_post(s.GBT_BODY, agent="", mining_header=False)
+    head_end = data.index(b"\r\n\r\n")
+    for n in range(1, head_end):
+        assert check(data[:n]).outcome is Outcome.NEED_MORE, data[:n]
+    assert check(data).variant == "getblocktemplate-http"
+
+
+def _big_gbt_response() -> bytes:
+    result = {
+        "capabilities": ["proposal"],
+        "version": 536870912,
+        "rules": ["csv", "!segwit", "taproot"],
+        "previousblockhash": "00" * 32,
+        "transactions": [{"data": "ab" * 400, "txid": "cd" * 32, "fee": 1000}] * 2000,
+        "coinbasevalue": 625000000,
+    }
+    return s.http_response(json.dumps({"result": result, "error": None, "id": 0}).encode())
+
+
+def test_getblocktemplate_reply_too_long_to_parse() -> None:
+    reply = _big_gbt_response()
+    assert len(reply) > 1_000_000
+    v = check(reply[:4096], from_client=False)
+    assert v.outcome is Outcome.MATCH and v.variant == "getblocktemplate-http"
+
+
+def test_submitblock_request_too_long_to_parse() -> None:
+    body = json.dumps({"id": 7, "method": "submitblock", "params": ["00" * 500_000]}).encode()
+    v = check(s.http_post(body, agent="python-requests/2.31", mining_header=False)[:4096])
+    assert v.outcome is Outcome.MATCH and v.variant == "getblocktemplate-http"
+    assert v.detail["methods"] == ["submitblock"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"result":{"data":{"previousblockhash":"00","version":1},"pad":"' + b"x" * 5000,
+        b'{"note":"\\"previousblockhash\\" and version","result":{"pad":"' + b"x" * 5000,
+        b'{"params":{"method":"getwork"},"pad":"' + b"x" * 5000,
+    ],
+)
+def test_truncated_bodies_without_the_structure(body: bytes) -> None:
+    head = s.http_response(b"")
+    data = head.replace(b"Content-Length: 0", b"Content-Length: 99999") + body
+    assert check(data[:4096], from_client=False).outcome is not Outcome.MATCH
