@@ -1,8 +1,9 @@
 """Packet header decoding for a whole chunk at once (compiled with numba).
 
 One pass per packet from the link layer to the transport header, filling numpy columns. Supported
-link types: Ethernet (with any stack of 802.1Q / 802.1ad / QinQ tags, PPPoE sessions and MPLS
-labels), Linux cooked capture v1/v2, raw IP (101, 12, 14, 228, 229), BSD null/loopback (0, 108).
+link types: Ethernet (with any stack of 802.1Q / 802.1ad / QinQ tags, PPPoE sessions, MPLS
+labels and Cisco FabricPath), Linux cooked capture v1/v2, raw IP (101, 12, 14, 228, 229), BSD null/loopback (0, 108),
+PPI (192) wrapping one of those (802.11 inside PPI is counted as unsupported).
 IPv4 and IPv6 (extension headers skipped, IP-in-IP and 6in4 tunnels opened to the inner header),
 TCP and UDP. Anything inconsistent is marked malformed instead of raising.
 """
@@ -33,6 +34,7 @@ LINKTYPE_NAMES = {
     101: "raw",
     108: "loop",
     113: "linux-sll",
+    192: "ppi",
     228: "ipv4",
     229: "ipv6",
     276: "linux-sll2",
@@ -58,12 +60,26 @@ def _be64(buf, i):  # type: ignore[no-untyped-def]
 @nb.njit(cache=True)
 def _l3_start(buf, off, end, linktype):  # type: ignore[no-untyped-def]
     """Return (l3 offset, ethertype-ish: 4, 6, 0 = not IP, -1 = malformed, -2 = unsupported)."""
+    if linktype == 192:  # PPI: little-endian header length and inner DLT, then that frame
+        if off + 8 > end:
+            return 0, -1
+        hlen = np.int64(buf[off + 2]) | (np.int64(buf[off + 3]) << 8)
+        inner = np.int64(buf[off + 4]) | (np.int64(buf[off + 5]) << 8)
+        if hlen < 8 or inner not in (1, 101, 113, 228, 229):
+            return 0, -2 if hlen >= 8 else -1
+        off += hlen
+        linktype = inner
     if linktype == 1:
         p = off + 12
         if p + 2 > end:
             return 0, -1
         et = _be16(buf, p)
         p += 2
+        if et == 0x8903:  # Cisco FabricPath: 2 bytes FTAG/TTL, then a whole inner Ethernet header
+            if p + 16 > end:
+                return 0, -1
+            et = _be16(buf, p + 14)
+            p += 16
         for _ in range(8):  # VLAN / QinQ stacks
             if et == 0x8100 or et == 0x88A8 or et == 0x9100:
                 if p + 4 > end:

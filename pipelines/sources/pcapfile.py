@@ -46,12 +46,11 @@ class SourceStats:
 
 
 def _open(path: Path) -> BinaryIO:
-    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed by it
-    head = raw.read(2)
-    raw.seek(0)
+    with open(path, "rb") as probe:
+        head = probe.read(2)
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115 - returned to the caller, closed by it
 
 
 class PcapFileSource:
@@ -62,6 +61,7 @@ class PcapFileSource:
         self.chunk_bytes = chunk_bytes
         self.stats = SourceStats()
         self.size = self.path.stat().st_size
+        self.is_pcapng = False
 
     def __iter__(self) -> Iterator[RecordChunk]:
         try:
@@ -77,6 +77,7 @@ class PcapFileSource:
             if magic in PCAP_MAGICS:
                 yield from self._pcap(stream)
             elif magic == PCAPNG_SHB:
+                self.is_pcapng = True
                 yield from self._pcapng(stream)
             else:
                 raise CaptureError(

@@ -1,0 +1,52 @@
+# minewatch — run `make help` for the list of targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-install
+SHARED ?= ../shared
+BENCH_OUT ?= bench/out
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,postgres]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install minewatch with its dev tools
+	@$(PY) -c "import pipelines.scan" && echo "minewatch installed in $(VENV)"
+
+demo: $(STAMP) ## Install, then scan the bundled samples and print the hits
+	$(VENV)/bin/minewatch scan --db sqlite:///$(CURDIR)/demo.db --blocklist samples/blocklist.txt samples/
+	@echo
+	@echo "Stored hits (minewatch hits --db sqlite:///$(CURDIR)/demo.db):"
+	@$(VENV)/bin/minewatch hits --db sqlite:///$(CURDIR)/demo.db --format table | head -5
+
+test: $(STAMP) ## Install, then run the whole test suite
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP) ## Apply ruff formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+samples: $(STAMP) ## Regenerate samples/ captures with scapy (then UPDATE_GOLDEN=1 make test)
+	$(PY) samples/make_samples.py samples
+
+bench: $(STAMP) ## Benchmarks against peers (ndpiReader, tshark) on a >=1M-packet corpus
+	$(PY) bench/run.py --shared $(SHARED) --out $(BENCH_OUT)
+
+clean: ## Remove the virtualenv, caches and demo database
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db $(BENCH_OUT)
+
+.PHONY: help install demo test lint format samples bench clean

@@ -1,0 +1,112 @@
+"""`make bench`: minewatch against its peers, measured in the same run on the same files.
+
+Method (shared/docs/BENCHMARKS.md): two corpora built from the real captures (x10 and x30);
+throughput = extra packets / extra seconds between them, so start-up cancels out and is reported
+separately; best of N runs each; peak RSS of the larger corpus with /usr/bin/time. Prints one line
+per figure. Never fails the test suite; a missing peer is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_kb: int
+
+
+def timed(cmd: list[str]) -> Run:
+    """Wall time and peak RSS of one command (stdout discarded)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *cmd],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-500:]}")
+    rss = int(proc.stderr.strip().splitlines()[-1])
+    return Run(seconds, rss)
+
+
+def best(cmd: list[str], runs: int) -> Run:
+    results = [timed(cmd) for _ in range(runs)]
+    return Run(min(r.seconds for r in results), max(r.rss_kb for r in results))
+
+
+def packets(path: Path) -> int:
+    out = subprocess.run(["capinfos", "-c", "-M", "-T", str(path)], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    return int(out.strip().splitlines()[-1].split("\t")[-1])
+
+
+def build_corpus(shared: Path, out: Path) -> tuple[Path, Path]:
+    small, large = out / "corpus-x10.pcap", out / "corpus-x30.pcap"
+    if not (small.exists() and large.exists()):
+        subprocess.run(["bash", str(shared / "tools" / "make-corpus.sh"), str(out)], check=True)
+    for f in (small, large):  # warm the page cache
+        with f.open("rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    return small, large
+
+
+def tools(venv_bin: Path, db: Path) -> dict[str, list[str]]:
+    cmds = {
+        "minewatch": [str(venv_bin / "minewatch"), "scan", "--no-store", "--no-progress",
+                      "--format", "jsonl"],
+        "ndpiReader": ["ndpiReader", "-q", "-i"],
+        "tshark": ["tshark", "-n", "-q", "-r"],
+    }  # fmt: skip
+    return {k: v for k, v in cmds.items() if shutil.which(v[0])}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--skip", action="append", default=[], help="peer to leave out (e.g. tshark)")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    small, large = build_corpus(args.shared.resolve(), args.out)
+    n_small, n_large = packets(small), packets(large)
+    print(f"corpus: {small.name} {n_small:,} packets, {large.name} {n_large:,} packets "
+          f"({large.stat().st_size / 1e6:.0f} MB)")  # fmt: skip
+    venv_bin = Path(sys.executable).parent
+    results: dict[str, float] = {}
+    for name, cmd in tools(venv_bin, args.out / "bench.db").items():
+        if name in args.skip:
+            continue
+        runs = 1 if name == "tshark" else args.runs
+        a = best([*cmd, str(small)], runs)
+        b = best([*cmd, str(large)], runs)
+        extra = b.seconds - a.seconds
+        rate = (n_large - n_small) / extra if extra > 0 else float("nan")
+        startup = a.seconds - n_small / rate if rate == rate else float("nan")
+        results[name] = rate
+        print(f"scan {name:10s}: {rate / 1e6:6.2f} M packets/s steady state; "
+              f"x10 {a.seconds:6.2f} s, x30 {b.seconds:6.2f} s; start-up ~{startup:5.2f} s; "
+              f"peak RSS x10 {a.rss_kb / 1024:6.0f} MB, x30 {b.rss_kb / 1024:6.0f} MB")  # fmt: skip
+    if "minewatch" in results:
+        for peer in ("ndpiReader", "tshark"):
+            if peer in results:
+                print(f"ratio minewatch/{peer}: {results['minewatch'] / results[peer]:.2f}")
+    matcher_bench = ROOT / "bench" / "bench_matcher.py"
+    if matcher_bench.exists():
+        subprocess.run([sys.executable, str(matcher_bench)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

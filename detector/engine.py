@@ -1,0 +1,142 @@
+"""The detection engine: flow-level detectors on new and ended flows, payload inspection on the
+few candidates, and the verdict for every flow that ends.
+
+Per batch the order is: new flows → flow detectors (vectorised); candidates → inspectors (Python,
+few); then ended flows → catch-up flow detectors → `build_hit` → sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from detector.base import Evidence, EvidenceKind
+from detector.context import DetectContext
+from detector.flowlevel import FLOW_DETECTORS, FlowDetector
+from detector.hits import FlowHit, build_hit, iso
+from detector.inspect import FlowState, inspect_packet
+from detector.prefilter import select
+from pipelines.batch import PacketBatch
+from pipelines.flows import FlowTable, Flows
+
+Sink = Callable[[FlowHit], None]
+# checked when a flow appears / again when it ends (what was learned meanwhile)
+ON_NEW = ("ip-list", "dns-learned", "pair-cache")
+ON_END = ("dns-learned", "pair-cache", "port-only")
+
+
+ENDPOINT_ONLY = frozenset({EvidenceKind.IP_LIST, EvidenceKind.DNS_LEARNED,
+                           EvidenceKind.PAIR_CACHE, EvidenceKind.PORT_ONLY})  # fmt: skip
+
+
+def _payload_evidence(evidence: list[Evidence]) -> bool:
+    return any(e.kind not in ENDPOINT_ONLY for e in evidence)
+
+
+def _established(f: np.void) -> bool:
+    """TCP: the server answered the handshake; UDP: both sides spoke."""
+    if f["proto"] == 6:
+        return bool(f["flags_s2c"] & 0x12 == 0x12 or f["pkts_s2c"] > 0)
+    return bool(f["pkts_c2s"] and f["pkts_s2c"])
+
+
+class Engine:
+    """Runs all detectors over batches of one source and reports hits to `sink`."""
+
+    def __init__(self, ctx: DetectContext, sink: Sink) -> None:
+        self.ctx = ctx
+        self.sink = sink
+        self.states: dict[int, FlowState] = {}
+        self.on_new: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_NEW]
+        self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
+
+    def _state(self, uid: int) -> FlowState:
+        st = self.states.get(uid)
+        if st is None:
+            st = self.states[uid] = FlowState()
+            self.ctx.stats.flows_inspected += 1
+        return st
+
+    def process(
+        self, batch: PacketBatch, table: FlowTable, slot: npt.NDArray[np.int64],
+        direction: npt.NDArray[np.uint8], new: npt.NDArray[np.uint8],
+    ) -> None:  # fmt: skip
+        cols = table.cols
+        ts = batch.records["ts"]
+        now = float(ts.max()) if len(ts) else 0.0
+        new_slots = slot[new == 1]
+        if len(new_slots):
+            flows = cols[new_slots]
+            for det in self.on_new:
+                for row, ev in det.check(self.ctx, flows, now):
+                    self._state(int(flows["uid"][row])).add(ev)
+        pending_uids = [uid for uid, st in self.states.items() if st.pending]
+        if pending_uids:
+            pending = np.isin(cols["uid"][np.maximum(slot, 0)], pending_uids) & (slot >= 0)
+        else:
+            pending = np.zeros(len(slot), dtype=bool)
+        cand = select(batch.packets, slot, direction, cols, batch.buf, pending)
+        self.ctx.stats.candidates += len(cand)
+        pk = batch.packets
+        for i in cand.tolist():
+            s = int(slot[i])
+            uid = int(cols["uid"][s])
+            st = self._state(uid)
+            if st.done:  # decided earlier in this batch
+                continue
+            p = pk[i]
+            confirmed = inspect_packet(
+                self.ctx, st, batch.payload(i), direction[i] == 0, int(p["proto"]),
+                int(p["sport"]), int(p["dport"]), float(ts[i]),
+            )  # fmt: skip
+            if st.done:
+                cols["done"][s] = 1
+                st.streams[0].clear()
+                st.streams[1].clear()
+            if confirmed:
+                self._remember_pair(cols[s], st, float(ts[i]))
+
+    def _remember_pair(self, flow: np.void, st: FlowState, now: float) -> None:
+        ev = st.evidence[-1]
+        self.ctx.pairs.remember(
+            (int(flow["c_hi"]), int(flow["c_lo"])), (int(flow["s_hi"]), int(flow["s_lo"])),
+            now, f"{ev.kind} {ev.variant} at {iso(now)}", ev.variant, int(flow["uid"]),
+        )  # fmt: skip
+
+    def finish(self, flows: Flows, source: str) -> int:
+        """Decide every ended flow; returns the number of hits reported."""
+        if not len(flows):
+            return 0
+        now = float(flows["last_ts"].max())
+        extra: dict[int, list[Evidence]] = {}
+        for det in self.on_end:
+            for row, ev in det.check(self.ctx, flows, now):
+                extra.setdefault(row, []).append(ev)
+        hits = 0
+        for row in range(len(flows)):
+            uid = int(flows["uid"][row])
+            st = self.states.pop(uid, None)
+            more = extra.get(row)
+            if st is None and more is None:
+                continue
+            evidence = list(st.evidence) if st is not None else []
+            for ev in more or ():
+                if not any(e.kind == ev.kind for e in evidence):
+                    evidence.append(ev)
+            if not any(e.kind != EvidenceKind.PORT_ONLY for e in evidence):
+                continue
+            f = flows[row]
+            if f["data_c2s"] + f["data_s2c"] == 0 and not _payload_evidence(evidence):
+                if f["pkts_c2s"] + f["pkts_s2c"] < 2:
+                    self.ctx.stats.lone_packets += 1  # a stray SYN/RST is not a connection
+                    continue
+                for ev in evidence:
+                    ev.detail.setdefault("attempt", not _established(f))
+            hit = build_hit(source, f, evidence)
+            if hit is not None:
+                self.ctx.stats.hits[str(hit.cls)] += 1
+                self.sink(hit)
+                hits += 1
+        return hits

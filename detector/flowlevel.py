@@ -1,0 +1,108 @@
+"""Flow-level detectors: evidence from a flow's endpoints alone, checked on whole arrays.
+
+They run when flows appear (so the first packet already carries the verdict) and again when flows
+end (so knowledge learned meanwhile — a DNS answer, a confirmed pair — still counts). Each is one
+small class with `check(ctx, flows, now) -> [(row, Evidence)]`; the registry is `FLOW_DETECTORS`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from blacklist.builtin import port_prior
+from detector.base import Evidence, EvidenceKind, HitClass
+from pipelines.flows import Flows
+
+if TYPE_CHECKING:
+    from detector.context import DetectContext
+
+Found = list[tuple[int, Evidence]]
+
+
+class FlowDetector(Protocol):
+    name: str
+
+    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found: ...
+
+
+class IpList:
+    """Server (or, for mid-session guesses, client) address in the compiled block list."""
+
+    name = "ip-list"
+
+    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+        m = ctx.matcher
+        found: Found = []
+        for side, hi, lo, port in (("server", "s_hi", "s_lo", "sport"), ("client", "c_hi", "c_lo", "cport")):  # fmt: skip
+            idx = m.lookup(flows[hi], flows[lo], flows[port])
+            for row in np.flatnonzero(idx >= 0):
+                e = m.entries[int(idx[row])]
+                detail = {"list_entry": e.value, "list_source": e.source, "list_side": side}
+                if e.port is not None:
+                    detail["list_port"] = e.port
+                found.append((int(row), Evidence(
+                    EvidenceKind.IP_LIST, float(e.confidence), HitClass.MINING,
+                    f"ip-list-{e.category}", detail,
+                )))  # fmt: skip
+        return found
+
+
+class DnsLearned:
+    """Server address learned from a DNS answer for a pool domain earlier in the traffic."""
+
+    name = "dns-learned"
+
+    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+        found: Found = []
+        for row in np.flatnonzero(ctx.learned.candidates(flows["s_lo"])):
+            f = flows[row]
+            item = ctx.learned.lookup((int(f["s_hi"]), int(f["s_lo"])), now)
+            if item is not None:
+                found.append((int(row), Evidence(
+                    EvidenceKind.DNS_LEARNED, 0.85, HitClass.MINING, "dns-learned",
+                    {"learned_from": item.why},
+                )))  # fmt: skip
+        return found
+
+
+class PairCacheCheck:
+    """A client already confirmed mining against this server: TLS and no-payload flows too."""
+
+    name = "pair-cache"
+
+    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+        found: Found = []
+        for row in np.flatnonzero(ctx.pairs.candidates(flows["s_lo"])):
+            f = flows[row]
+            client = (int(f["c_hi"]), int(f["c_lo"]))
+            item = ctx.pairs.lookup(client, (int(f["s_hi"]), int(f["s_lo"])), now)
+            if item is not None and item.origin != int(f["uid"]):
+                found.append((int(row), Evidence(
+                    EvidenceKind.PAIR_CACHE, 0.9, HitClass.MINING, item.variant,
+                    {"pair_confirmed_by": item.why},
+                )))  # fmt: skip
+        return found
+
+
+class PortPrior:
+    """A well-known pool port: a weak observation that never makes a hit on its own."""
+
+    name = "port-only"
+
+    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+        prior = port_prior(flows["sport"])
+        return [
+            (int(row), Evidence(EvidenceKind.PORT_ONLY, 0.1, HitClass.MINING, "",
+                                {"pool_port": int(flows["sport"][row])}))
+            for row in np.flatnonzero(prior)
+        ]  # fmt: skip
+
+
+FLOW_DETECTORS: dict[str, FlowDetector] = {
+    "ip-list": IpList(),
+    "dns-learned": DnsLearned(),
+    "pair-cache": PairCacheCheck(),
+    "port-only": PortPrior(),
+}

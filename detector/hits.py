@@ -1,0 +1,125 @@
+"""Flow hits: one finished (or reported) flow with the evidence that flagged it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from detector.base import Evidence, EvidenceKind, HitClass, combine_confidence
+from pipelines.batch import addr_text
+
+TRANSPORTS = {6: "tcp", 17: "udp"}
+
+# Payload evidence names the variant best; list evidence only says where the entry came from.
+_VARIANT_RANK = {
+    EvidenceKind.STRATUM: 0,
+    EvidenceKind.HTTP_MINING: 1,
+    EvidenceKind.COIN_P2P: 2,
+    EvidenceKind.SNI: 3,
+    EvidenceKind.DNS: 4,
+    EvidenceKind.PAIR_CACHE: 5,
+    EvidenceKind.DNS_LEARNED: 6,
+    EvidenceKind.IP_LIST: 7,
+    EvidenceKind.DOMAIN_LIST: 8,
+    EvidenceKind.BEHAVIOUR: 9,
+    EvidenceKind.PORT_ONLY: 10,
+}
+
+
+@dataclass(slots=True)
+class FlowHit:
+    """The stored and printed unit: one flow, its class, evidence and counters."""
+
+    source: str
+    first_ts: float
+    last_ts: float
+    transport: str
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    cls: HitClass
+    evidence: list[EvidenceKind]
+    variant: str
+    confidence: float
+    detail: dict[str, Any] = field(default_factory=dict)
+    packets: int = 0
+    bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.source,
+            "first_ts": iso(self.first_ts),
+            "last_ts": iso(self.last_ts),
+            "transport": self.transport,
+            "client_ip": self.client_ip,
+            "client_port": self.client_port,
+            "server_ip": self.server_ip,
+            "server_port": self.server_port,
+            "class": str(self.cls),
+            "evidence": [str(e) for e in self.evidence],
+            "variant": self.variant,
+            "confidence": self.confidence,
+            "detail": self.detail,
+            "packets": self.packets,
+            "bytes": self.bytes,
+        }
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def merge_detail(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Union list-valued details (methods), keep the first scalar (agent, sni, ...)."""
+    for key, value in extra.items():
+        if isinstance(value, list):
+            have = into.setdefault(key, [])
+            if isinstance(have, list):
+                into[key] = sorted({*map(str, have), *map(str, value)})
+        elif key not in into and value not in (None, ""):
+            into[key] = value
+
+
+def build_hit(source: str, flow: np.void, evidence: list[Evidence]) -> FlowHit | None:
+    """Decide the class of a finished flow from its evidence; None when it is not a hit.
+
+    Port-only evidence never makes a hit; it only rides along with real evidence. Mining evidence
+    outranks coin-P2P: a flow is coin-p2p only when nothing says mining.
+    """
+    real = [e for e in evidence if e.kind != EvidenceKind.PORT_ONLY]
+    if not real:
+        return None
+    mining = [e for e in real if e.cls == HitClass.MINING]
+    chosen = mining or real
+    cls = HitClass.MINING if mining else HitClass.COIN_P2P
+    used = chosen + [e for e in evidence if e.kind == EvidenceKind.PORT_ONLY and mining]
+    used.sort(key=lambda e: (_VARIANT_RANK.get(e.kind, 99), -e.confidence))
+    detail: dict[str, Any] = {}
+    for e in used:
+        merge_detail(detail, e.detail)
+    kinds: list[EvidenceKind] = []
+    for e in used:
+        if e.kind not in kinds:
+            kinds.append(e.kind)
+    variant = next((e.variant for e in used if e.variant), str(used[0].kind))
+    return FlowHit(
+        source=source,
+        first_ts=float(flow["first_ts"]),
+        last_ts=float(flow["last_ts"]),
+        transport=TRANSPORTS.get(int(flow["proto"]), str(int(flow["proto"]))),
+        client_ip=addr_text(int(flow["c_hi"]), int(flow["c_lo"])),
+        client_port=int(flow["cport"]),
+        server_ip=addr_text(int(flow["s_hi"]), int(flow["s_lo"])),
+        server_port=int(flow["sport"]),
+        cls=cls,
+        evidence=kinds,
+        variant=variant,
+        confidence=combine_confidence([e.confidence for e in used]),
+        detail=detail,
+        packets=int(flow["pkts_c2s"]) + int(flow["pkts_s2c"]),
+        bytes=int(flow["bytes_c2s"]) + int(flow["bytes_s2c"]),
+    )

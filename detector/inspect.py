@@ -1,0 +1,159 @@
+"""Per-flow payload inspection of candidate packets: signatures plus DNS and TLS names.
+
+Only the packets chosen by `detector.prefilter` reach this module. Each flow under inspection
+keeps the first bytes of each direction (so JSON split across segments, or a ClientHello spread
+over several, can still be read) and the set of signatures that already excluded it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
+from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names
+from pipelines.batch import addr_words
+
+if TYPE_CHECKING:
+    from detector.context import DetectContext
+
+STREAM_CAP = 4096  # enough for the first few JSON-RPC messages of a direction
+TLS_CAP = MAX_HELLO_LEN + 2048  # a whole ClientHello plus its record headers
+DNS_PORTS = frozenset({53, 5353, 5355})
+CONFIRMING = frozenset({EvidenceKind.STRATUM, EvidenceKind.HTTP_MINING, EvidenceKind.SNI})
+CONFIRM_MIN = 0.9  # weaker matches (a lone pool error reply, a miner UA) do not enter the pair cache
+
+
+@dataclass(slots=True)
+class FlowState:
+    """Python-side state of one flow that has been looked at (few flows at a time)."""
+
+    evidence: list[Evidence] = field(default_factory=list)
+    streams: tuple[bytearray, bytearray] = field(default_factory=lambda: (bytearray(), bytearray()))
+    excluded: set[str] = field(default_factory=set)
+    pending: bool = False
+    done: bool = False
+    tls: bool = False
+
+    def add(self, ev: Evidence) -> None:
+        for have in self.evidence:
+            if have.kind == ev.kind and have.variant == ev.variant:
+                have.confidence = max(have.confidence, ev.confidence)
+                for k, v in ev.detail.items():
+                    have.detail.setdefault(k, v)
+                return
+        self.evidence.append(ev)
+
+
+def inspect_packet(
+    ctx: DetectContext, st: FlowState, payload: bytes, from_client: bool, proto: int,
+    sport: int, dport: int, now: float,
+) -> bool:  # fmt: skip
+    """Feed one candidate payload to the inspectors; True when a confirming match was made."""
+    stream = st.streams[0 if from_client else 1]
+    tls = st.tls or (not stream and payload[:2] == b"\x16\x03")
+    room = (TLS_CAP if tls else STREAM_CAP) - len(stream)
+    if room > 0:
+        stream += payload[:room]
+    if sport in DNS_PORTS or dport in DNS_PORTS:
+        _dns(ctx, st, payload, proto == 6, now)
+        return False
+    data = bytes(stream)
+    if tls:
+        st.tls = True
+        if from_client:
+            hello = client_hello_sni(data)
+            if hello.need_more:
+                st.pending = True
+                return False
+            st.pending = False
+            st.done = True  # after the ClientHello everything is encrypted
+            if hello.sni:
+                ctx.stats.sni += 1
+                ev = _name_evidence(ctx, hello.sni, EvidenceKind.SNI, "sni")
+                if ev is not None:
+                    st.add(ev)
+                    return ev.confidence >= CONFIRM_MIN
+        return False
+    return _signatures(ctx.signatures, st, data, from_client, proto)
+
+
+def _signatures(
+    sigs: dict[str, Signature], st: FlowState, data: bytes, from_client: bool, proto: int
+) -> bool:
+    st.pending = False
+    live = 0
+    for name, sig in sigs.items():
+        if name in st.excluded or proto not in sig.transports:
+            continue
+        verdict = sig.inspect(data, from_client, proto)
+        if verdict.outcome is Outcome.MATCH:
+            st.add(Evidence(verdict.kind, verdict.confidence, verdict.cls, verdict.variant,
+                            dict(verdict.detail)))  # fmt: skip
+            st.done = True
+            return (
+                verdict.cls == HitClass.MINING
+                and verdict.kind in CONFIRMING
+                and verdict.confidence >= CONFIRM_MIN
+            )
+        if verdict.outcome is Outcome.EXCLUDE:
+            st.excluded.add(name)
+        else:
+            st.pending = True
+            live += 1
+    if not live:
+        st.done = True
+    return False
+
+
+def _name_evidence(
+    ctx: DetectContext, name: str, kind: EvidenceKind, label: str
+) -> Evidence | None:
+    idx = ctx.matcher.match_domain(name)
+    if idx < 0:
+        return None
+    entry = ctx.matcher.entries[idx]
+    cls = HitClass.MINING
+    return Evidence(
+        kind,
+        float(entry.confidence),
+        cls,
+        f"{label}-{entry.category}",
+        {label: name, "list_entry": entry.value, "list_source": entry.source},
+    )
+
+
+def _dns(ctx: DetectContext, st: FlowState, payload: bytes, over_tcp: bool, now: float) -> None:
+    info = dns_names(payload, over_tcp=over_tcp)
+    if info is None:
+        ctx.stats.dns_bad += 1
+        return
+    ctx.stats.dns += 1
+    pool_names: set[str] = set()
+    for q in info.qnames:
+        ev = _name_evidence(ctx, q, EvidenceKind.DNS, "domain")
+        if ev is not None:
+            pool_names.add(q)
+            ev.detail["dns"] = "response" if info.is_response else "query"
+            st.add(ev)
+    if not info.is_response:
+        return
+    # follow CNAME chains from pool names; A/AAAA of any name in the chain become endpoints
+    for _ in range(8):
+        grew = False
+        for ans in info.answers:
+            if ans.rtype == "CNAME" and ans.name in pool_names and ans.value not in pool_names:
+                pool_names.add(ans.value)
+                grew = True
+        if not grew:
+            break
+    for ans in info.answers:
+        if ans.rtype in ("A", "AAAA") and (
+            ans.name in pool_names or ctx.matcher.match_domain(ans.name) >= 0
+        ):
+            try:
+                addr = addr_words(ans.value)
+            except ValueError:
+                continue
+            ctx.learned.learn(addr, now, float(ans.ttl), f"{ans.rtype} of {ans.name}")
+            ctx.stats.learned += 1

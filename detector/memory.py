@@ -1,0 +1,111 @@
+"""What the detector remembers between flows: confirmed miner–pool pairs and learned endpoints.
+
+Both are small, bounded, time-aware maps keyed by 128-bit addresses (the batch columns' words).
+Expiry runs on packet time, so replaying an old capture behaves like the live network did. Lookups
+for whole arrays of flows first test membership with numpy (`np.isin` on the low word), so the
+usual case — nothing remembered for these addresses — costs no Python per flow.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Addr = tuple[int, int]
+
+
+@dataclass(slots=True)
+class Remembered:
+    expires: float
+    why: str  # e.g. "stratum-v1 seen 2024-05-01T00:00:00Z" or "A record of xmr.pool.minergate.com"
+    variant: str = ""
+    origin: int = 0  # uid of the flow that taught us this (it is not evidence for itself)
+
+
+class _TimedMap:
+    """An LRU map with per-entry expiry, capped at `size` entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[int, ...], Remembered] = OrderedDict()
+        self._lo: npt.NDArray[np.uint64] | None = None
+        self.hits = 0
+        self.evicted = 0
+
+    def put(self, key: tuple[int, ...], value: Remembered) -> None:
+        old = self.items.pop(key, None)
+        if old is not None and old.expires > value.expires:
+            value.expires = old.expires
+        self.items[key] = value
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+            self.evicted += 1
+        self._lo = None
+
+    def get(self, key: tuple[int, ...], now: float) -> Remembered | None:
+        item = self.items.get(key)
+        if item is None:
+            return None
+        if item.expires < now:
+            del self.items[key]
+            self._lo = None
+            return None
+        self.items.move_to_end(key)
+        self.hits += 1
+        return item
+
+    def lo_words(self, pos: int) -> npt.NDArray[np.uint64]:
+        """Low address words at key position `pos` (a cheap membership pre-test)."""
+        if self._lo is None:
+            self._lo = np.array([k[pos] for k in self.items], dtype=np.uint64)
+        return self._lo
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class PairCache(_TimedMap):
+    """Confirmed (client, pool) address pairs: later flows between them are `pair-cache` hits."""
+
+    def __init__(self, size: int = 100_000, ttl: float = 86_400.0) -> None:
+        super().__init__(size)
+        self.ttl = ttl
+
+    def remember(
+        self, client: Addr, server: Addr, now: float, why: str, variant: str, origin: int
+    ) -> None:
+        self.put((*client, *server), Remembered(now + self.ttl, why, variant, origin))
+
+    def candidates(
+        self, s_lo: npt.NDArray[np.uint64]
+    ) -> npt.NDArray[np.bool_]:
+        """Rows whose server low word appears in the cache (then confirm with `lookup`)."""
+        if not self.items:
+            return np.zeros(len(s_lo), dtype=bool)
+        return np.isin(s_lo, self.lo_words(3))
+
+    def lookup(self, client: Addr, server: Addr, now: float) -> Remembered | None:
+        return self.get((*client, *server), now)
+
+
+class LearnedEndpoints(_TimedMap):
+    """Addresses learned during the run (DNS answers for pool domains) with expiry."""
+
+    def __init__(self, size: int = 200_000, min_ttl: float = 3_600.0) -> None:
+        super().__init__(size)
+        self.min_ttl = min_ttl
+
+    def learn(self, addr: Addr, now: float, ttl: float, why: str) -> None:
+        """Keep at least `min_ttl`: miners reconnect long after the resolver's TTL ran out."""
+        self.put(addr, Remembered(now + max(ttl, self.min_ttl), why))
+
+    def candidates(self, lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        if not self.items:
+            return np.zeros(len(lo), dtype=bool)
+        return np.isin(lo, self.lo_words(1))
+
+    def lookup(self, addr: Addr, now: float) -> Remembered | None:
+        return self.get(addr, now)
