@@ -48,6 +48,10 @@ class Verdict:
 
     `detail` carries the evidence in plain JSON-able values: `methods` (sorted list of method
     names seen), `agent`, `user_agent`, `excerpt` (at most ~160 printable chars of what matched).
+
+    A NEED_MORE verdict with `confidence > 0` is *provisional*: what the signature would say if
+    no more bytes came (e.g. mining headers seen, the JSON body that names the method not yet).
+    The engine keeps it and uses it only if the flow ends without a better answer.
     """
 
     outcome: Outcome

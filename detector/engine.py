@@ -15,7 +15,7 @@ import numpy.typing as npt
 from detector.base import Evidence, EvidenceKind
 from detector.context import DetectContext
 from detector.flowlevel import FLOW_DETECTORS, FlowDetector
-from detector.hits import FlowHit, build_hit, iso
+from detector.hits import FlowHit, build_hit
 from detector.inspect import FlowState, inspect_packet
 from detector.prefilter import select
 from pipelines.batch import PacketBatch
@@ -49,6 +49,7 @@ class Engine:
         self.ctx = ctx
         self.sink = sink
         self.states: dict[int, FlowState] = {}
+        self.pending: set[int] = set()  # uids of flows mid-message (continuations bypass prefilter)
         self.on_new: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_NEW]
         self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
 
@@ -72,37 +73,47 @@ class Engine:
             for det in self.on_new:
                 for row, ev in det.check(self.ctx, flows, now):
                     self._state(int(flows["uid"][row])).add(ev)
-        pending_uids = [uid for uid, st in self.states.items() if st.pending]
-        if pending_uids:
-            pending = np.isin(cols["uid"][np.maximum(slot, 0)], pending_uids) & (slot >= 0)
+        if self.pending:
+            uids = np.fromiter(self.pending, dtype=np.uint64, count=len(self.pending))
+            pending = np.isin(cols["uid"][np.maximum(slot, 0)], uids) & (slot >= 0)
         else:
             pending = np.zeros(len(slot), dtype=bool)
         cand = select(batch.packets, slot, direction, cols, batch.buf, pending)
         self.ctx.stats.candidates += len(cand)
-        pk = batch.packets
-        for i in cand.tolist():
-            s = int(slot[i])
-            uid = int(cols["uid"][s])
+        if not len(cand):
+            return
+        # one conversion per batch: per-candidate numpy scalar access is the slow part here
+        p = batch.packets[cand]
+        slots = slot[cand].tolist()
+        uids = cols["uid"][slot[cand]].tolist()
+        rows = zip(
+            cand.tolist(), slots, uids, (direction[cand] == 0).tolist(), p["proto"].tolist(),
+            p["sport"].tolist(), p["dport"].tolist(), ts[cand].tolist(),
+            p["payload_off"].tolist(), p["payload_len"].tolist(), strict=True,
+        )  # fmt: skip
+        buf = batch.buf
+        for _i, s, uid, from_client, proto, sport, dport, t, off, length in rows:
             st = self._state(uid)
             if st.done:  # decided earlier in this batch
                 continue
-            p = pk[i]
-            confirmed = inspect_packet(
-                self.ctx, st, batch.payload(i), direction[i] == 0, int(p["proto"]),
-                int(p["sport"]), int(p["dport"]), float(ts[i]),
-            )  # fmt: skip
+            payload = buf[off : off + length].tobytes()
+            confirmed = inspect_packet(self.ctx, st, payload, from_client, proto, sport, dport, t)
+            if st.pending:
+                self.pending.add(uid)
+            else:
+                self.pending.discard(uid)
             if st.done:
                 cols["done"][s] = 1
                 st.streams[0].clear()
                 st.streams[1].clear()
             if confirmed:
-                self._remember_pair(cols[s], st, float(ts[i]))
+                self._remember_pair(cols[s], st, t)
 
     def _remember_pair(self, flow: np.void, st: FlowState, now: float) -> None:
         ev = st.evidence[-1]
         self.ctx.pairs.remember(
             (int(flow["c_hi"]), int(flow["c_lo"])), (int(flow["s_hi"]), int(flow["s_lo"])),
-            now, f"{ev.kind} {ev.variant} at {iso(now)}", ev.variant, int(flow["uid"]),
+            now, f"{ev.kind} {ev.variant}", ev.variant, int(flow["uid"]),
         )  # fmt: skip
 
     def finish(self, flows: Flows, source: str) -> int:
@@ -115,13 +126,18 @@ class Engine:
             for row, ev in det.check(self.ctx, flows, now):
                 extra.setdefault(row, []).append(ev)
         hits = 0
-        for row in range(len(flows)):
-            uid = int(flows["uid"][row])
-            st = self.states.pop(uid, None)
+        states = self.states
+        by_row: dict[int, FlowState | None] = dict.fromkeys(extra)
+        for row, uid in enumerate(flows["uid"].tolist()):
+            if uid in states:
+                by_row[row] = states.pop(uid)
+                self.pending.discard(uid)
+        for row in sorted(by_row):
+            st = by_row[row]
             more = extra.get(row)
-            if st is None and more is None:
-                continue
             evidence = list(st.evidence) if st is not None else []
+            if st is not None and not evidence:
+                evidence.extend(st.provisional.values())  # the more bytes never came
             for ev in more or ():
                 if not any(e.kind == ev.kind for e in evidence):
                     evidence.append(ev)

@@ -13,6 +13,7 @@ import numpy as np
 
 from blacklist.builtin import port_prior
 from detector.base import Evidence, EvidenceKind, HitClass
+from detector.hits import iso
 from pipelines.flows import Flows
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class PairCacheCheck:
             if item is not None and item.origin != int(f["uid"]):
                 found.append((int(row), Evidence(
                     EvidenceKind.PAIR_CACHE, 0.9, HitClass.MINING, item.variant,
-                    {"pair_confirmed_by": item.why},
+                    {"pair_confirmed_by": f"{item.why} at {iso(item.since)}"},
                 )))  # fmt: skip
         return found
 

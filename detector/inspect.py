@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
-from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names
+from detector.signatures import FAMILIES, family_of
+from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
 from pipelines.batch import addr_words
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class FlowState:
     evidence: list[Evidence] = field(default_factory=list)
     streams: tuple[bytearray, bytearray] = field(default_factory=lambda: (bytearray(), bytearray()))
     excluded: set[str] = field(default_factory=set)
+    provisional: dict[str, Evidence] = field(default_factory=dict)  # NEED_MORE with a verdict
     pending: bool = False
     done: bool = False
     tls: bool = False
@@ -83,8 +85,9 @@ def _signatures(
 ) -> bool:
     st.pending = False
     live = 0
-    for name, sig in sigs.items():
-        if name in st.excluded or proto not in sig.transports:
+    for name in FAMILIES[family_of(data)]:
+        sig = sigs.get(name)
+        if sig is None or name in st.excluded or proto not in sig.transports:
             continue
         verdict = sig.inspect(data, from_client, proto)
         if verdict.outcome is Outcome.MATCH:
@@ -98,9 +101,13 @@ def _signatures(
             )
         if verdict.outcome is Outcome.EXCLUDE:
             st.excluded.add(name)
+            st.provisional.pop(name, None)
         else:
             st.pending = True
             live += 1
+            if verdict.confidence > 0:
+                st.provisional[name] = Evidence(verdict.kind, verdict.confidence, verdict.cls,
+                                                 verdict.variant, dict(verdict.detail))  # fmt: skip
     if not live:
         st.done = True
     return False
@@ -124,11 +131,21 @@ def _name_evidence(
 
 
 def _dns(ctx: DetectContext, st: FlowState, payload: bytes, over_tcp: bool, now: float) -> None:
-    info = dns_names(payload, over_tcp=over_tcp)
-    if info is None:
+    """Names in DNS: a pool name in the question is evidence; its answers teach endpoints.
+
+    The question is read by the hand-written fast path; the full (dpkt) parse of answers runs
+    only for messages about listed names, so ordinary DNS costs a few microseconds.
+    """
+    qname = dns_qname(payload, over_tcp=over_tcp)
+    if qname is None:
         ctx.stats.dns_bad += 1
         return
     ctx.stats.dns += 1
+    if ctx.matcher.match_domain(qname) < 0:
+        return
+    info = dns_names(payload, over_tcp=over_tcp)
+    if info is None:
+        return
     pool_names: set[str] = set()
     for q in info.qnames:
         ev = _name_evidence(ctx, q, EvidenceKind.DNS, "domain")

@@ -23,6 +23,7 @@ class Remembered:
     why: str  # e.g. "stratum-v1 seen 2024-05-01T00:00:00Z" or "A record of xmr.pool.minergate.com"
     variant: str = ""
     origin: int = 0  # uid of the flow that taught us this (it is not evidence for itself)
+    since: float = 0.0  # packet time it was learned
 
 
 class _TimedMap:
@@ -77,7 +78,7 @@ class PairCache(_TimedMap):
     def remember(
         self, client: Addr, server: Addr, now: float, why: str, variant: str, origin: int
     ) -> None:
-        self.put((*client, *server), Remembered(now + self.ttl, why, variant, origin))
+        self.put((*client, *server), Remembered(now + self.ttl, why, variant, origin, now))
 
     def candidates(
         self, s_lo: npt.NDArray[np.uint64]
@@ -100,7 +101,7 @@ class LearnedEndpoints(_TimedMap):
 
     def learn(self, addr: Addr, now: float, ttl: float, why: str) -> None:
         """Keep at least `min_ttl`: miners reconnect long after the resolver's TTL ran out."""
-        self.put(addr, Remembered(now + max(ttl, self.min_ttl), why))
+        self.put(addr, Remembered(now + max(ttl, self.min_ttl), why, since=now))
 
     def candidates(self, lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         if not self.items:

@@ -11,6 +11,7 @@ Addresses live in one 128-bit space (two uint64 words): IPv4 is IPv4-mapped IPv6
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,8 +101,8 @@ class PacketBatch:
 def addr_text(hi: int, lo: int) -> str:
     """Render one 128-bit address column pair as text (IPv4-mapped → dotted quad)."""
     if hi == 0 and (lo >> 32) == 0xFFFF:
-        return str(ipaddress.IPv4Address(lo & 0xFFFF_FFFF))
-    return str(ipaddress.IPv6Address((hi << 64) | lo))
+        return socket.inet_ntop(socket.AF_INET, (lo & 0xFFFF_FFFF).to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, hi.to_bytes(8, "big") + lo.to_bytes(8, "big"))
 
 
 def addr_words(text: str) -> tuple[int, int]:

@@ -28,4 +28,26 @@ SIGNATURES: dict[str, Signature] = {
     "ethereum-discv4": EthereumDiscv4Signature(),
 }
 
-__all__ = ["SIGNATURES"]
+# Dispatch: which signatures can match a stream, judged by how the stream starts. JSON-RPC
+# signatures also see "other" streams, which may begin mid-line in a capture that started
+# mid-session; HTTP and coin P2P headers can only be at the start.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "json": ("stratum", "ethproxy", "cryptonote"),
+    "http": ("http-mining",),
+    "other": ("stratum", "ethproxy", "cryptonote", "bitcoin-p2p", "monero-levin",
+              "ethereum-rlpx", "ethereum-discv4"),
+}  # fmt: skip
+_HTTP_STARTS = (b"GET ", b"POST", b"HTTP", b"PUT ", b"HEAD", b"OPTI", b"DELE")
+
+
+def family_of(data: bytes) -> str:
+    """The `FAMILIES` key for a stream that begins with `data`."""
+    head = data[:8].lstrip(b" \t\r\n")
+    if head[:1] in (b"{", b"["):
+        return "json"
+    if data[:4] in _HTTP_STARTS:
+        return "http"
+    return "other"
+
+
+__all__ = ["FAMILIES", "SIGNATURES", "family_of"]

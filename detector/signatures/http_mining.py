@@ -210,7 +210,19 @@ def inspect_http(data: bytes) -> Verdict:
         detail["user_agent"] = clip(headers["user-agent"])
         confidence = min(0.95, confidence + 0.03) if confidence else USER_AGENT
     variant = "http-mining-extensions"
+    length = headers.get("content-length", "").strip()
+    expected = int(length) if length.isdigit() and len(length) < 9 else -1
     body_raw = data[head_end + sep :] if complete else b""
+    if expected >= 0:
+        body_raw = body_raw[:expected]  # keep-alive: the next message may follow in the stream
+    jsonish = "json" in headers.get("content-type", "").lower() or body_raw[:1] in (b"{", b"[")
+    body_due = complete and jsonish and len(body_raw) < min(expected, MAX_BODY)
+    if confidence and body_due and len(data) < MAX_HEAD:
+        # headers already say mining; the JSON body will say which method: provisional verdict
+        detail["methods"] = []
+        detail["excerpt"] = excerpt(b" | ".join(line.strip() for line in lines[:12]))
+        return Verdict(Outcome.NEED_MORE, kind=EvidenceKind.HTTP_MINING, cls=HitClass.MINING,
+                       variant=variant, confidence=round(confidence, 4), detail=detail)  # fmt: skip
     body = _parse_body(body_raw) if complete else None
     if body is not None:
         evidence = _body_evidence(body)
@@ -234,10 +246,7 @@ def inspect_http(data: bytes) -> Verdict:
         )
     if not complete:
         return NEED_MORE if len(data) < MAX_HEAD else EXCLUDE
-    length = headers.get("content-length", "0").strip()
-    expected = int(length) if length.isdigit() and len(length) < 9 else 0
-    jsonish = "json" in headers.get("content-type", "").lower() or body_raw[:1] in (b"{", b"[")
-    if body is None and jsonish and len(body_raw) < min(expected, MAX_BODY):
+    if body is None and body_due:
         return NEED_MORE  # a JSON-RPC body announced but not (all) here yet
     return EXCLUDE
 

@@ -138,9 +138,8 @@ def parse(data: bytes) -> JsonLines:
 
 def excerpt(raw: bytes) -> str:
     """At most `EXCERPT_LEN` printable characters of a matched line."""
-    text = raw[: EXCERPT_LEN * 4].decode("utf-8", "replace")
-    clean = "".join(ch if ch.isprintable() else "." for ch in text)
-    return clean[:EXCERPT_LEN]
+    text = raw[: EXCERPT_LEN * 4].decode("utf-8", "replace")[:EXCERPT_LEN]
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else "." for ch in text)
 
 
 def method_of(obj: dict[str, Any]) -> str | None:
@@ -153,7 +152,8 @@ def clip(value: object, limit: int = 96) -> str | None:
     """A string field for `detail`, truncated; None for anything that is not a string."""
     if not isinstance(value, str) or not value:
         return None
-    return "".join(ch if ch.isprintable() else "." for ch in value[:limit])
+    value = value[:limit]
+    return value if value.isprintable() else "".join(c if c.isprintable() else "." for c in value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,19 +38,32 @@ def test_getwork_post() -> None:
     assert v.detail["methods"] == ["getwork"]
 
 
-def test_headers_only_with_mining_header_matches_at_once() -> None:
+def test_headers_only_with_mining_header_is_provisional_until_the_body() -> None:
+    """Mining headers with a JSON body still due: a provisional verdict, then the method."""
     v = check(s.http_post(b""))
-    assert v.outcome is Outcome.MATCH
-    assert v.variant == "http-mining-extensions"
+    assert v.outcome is Outcome.NEED_MORE
+    assert v.variant == "http-mining-extensions" and v.confidence >= 0.9
     assert v.detail["methods"] == []
+    full = check(s.http_post(s.GBT_BODY))
+    assert full.outcome is Outcome.MATCH and full.variant == "getblocktemplate-http"
+
+
+def test_keepalive_second_request_does_not_spoil_the_body() -> None:
+    body = b'{"method": "getwork", "params": [], "id":0}'
+    two = s.http_post(body) + s.http_post(body)
+    v = check(two)
+    assert v.outcome is Outcome.MATCH and v.variant == "getwork-http"
 
 
 def test_user_agent_alone_is_moderate() -> None:
     agent = "XMRig/6.21.0 (Windows NT 10.0; Win64; x64)"
     v = check(s.http_post(b"", agent=agent, mining_header=False))
-    assert v.outcome is Outcome.MATCH
+    assert v.outcome is Outcome.NEED_MORE  # provisional: the announced body is still due
     assert v.variant == "http-mining-extensions"
     assert 0.6 <= v.confidence <= 0.75
+    get = b"GET /work HTTP/1.1\r\nHost: pool\r\nUser-Agent: " + agent.encode() + b"\r\n\r\n"
+    v = check(get)
+    assert v.outcome is Outcome.MATCH and 0.6 <= v.confidence <= 0.75
 
 
 def test_plain_json_post_waits_for_its_body() -> None:

@@ -54,12 +54,15 @@ OUTCOME_NAMES = [o.value for o in Outcome]
 
 
 def matches(data: bytes, from_client: bool, transport: int) -> dict[str, Verdict]:
-    """Every signature's MATCH verdict for one direction."""
+    """Every signature's final verdict for one direction: a MATCH, or a provisional NEED_MORE
+    (confidence > 0) that stands because this is all the flow ever sent."""
     found = {}
     for name, sig in SIGNATURES.items():
         if transport in sig.transports:
             verdict = sig.inspect(data, from_client, transport)
-            if verdict.outcome is Outcome.MATCH:
+            if verdict.outcome is Outcome.MATCH or (
+                verdict.outcome is Outcome.NEED_MORE and verdict.confidence > 0
+            ):
                 found[name] = verdict
     return found
 
