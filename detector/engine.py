@@ -49,7 +49,6 @@ class Engine:
         self.ctx = ctx
         self.sink = sink
         self.states: dict[int, FlowState] = {}
-        self.pending: set[int] = set()  # uids of flows mid-message (continuations bypass prefilter)
         self.on_new: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_NEW]
         self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
 
@@ -73,12 +72,7 @@ class Engine:
             for det in self.on_new:
                 for row, ev in det.check(self.ctx, flows, now):
                     self._state(int(flows["uid"][row])).add(ev)
-        if self.pending:
-            uids = np.fromiter(self.pending, dtype=np.uint64, count=len(self.pending))
-            pending = np.isin(cols["uid"][np.maximum(slot, 0)], uids) & (slot >= 0)
-        else:
-            pending = np.zeros(len(slot), dtype=bool)
-        cand = select(batch.packets, slot, direction, cols, batch.buf, pending)
+        cand = select(batch.packets, slot, direction, cols, batch.buf)
         self.ctx.stats.candidates += len(cand)
         if not len(cand):
             return
@@ -98,10 +92,7 @@ class Engine:
                 continue
             payload = buf[off : off + length].tobytes()
             confirmed = inspect_packet(self.ctx, st, payload, from_client, proto, sport, dport, t)
-            if st.pending:
-                self.pending.add(uid)
-            else:
-                self.pending.discard(uid)
+            cols["pending"][s] = st.pending
             if st.done:
                 cols["done"][s] = 1
                 st.streams[0].clear()
@@ -131,7 +122,6 @@ class Engine:
         for row, uid in enumerate(flows["uid"].tolist()):
             if uid in states:
                 by_row[row] = states.pop(uid)
-                self.pending.discard(uid)
         for row in sorted(by_row):
             st = by_row[row]
             more = extra.get(row)

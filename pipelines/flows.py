@@ -44,6 +44,7 @@ FLOW_DTYPE = np.dtype(
         ("seen_c2s", np.uint16),  # payload packets offered to inspection, per direction
         ("seen_s2c", np.uint16),
         ("done", np.uint8),  # 1 = inspection finished (matched, excluded or budget spent)
+        ("pending", np.uint8),  # 1 = an inspector waits for the rest of a message
     ],
     align=True,
 )
@@ -139,6 +140,7 @@ def update_flows(  # type: ignore[no-untyped-def]
             f.seen_c2s = 0
             f.seen_s2c = 0
             f.done = 0
+            f.pending = 0
             new_out[i] = 1
         else:
             new_out[i] = 0
@@ -198,6 +200,8 @@ class FlowTable:
         self.next_uid = 1
         self.idle_timeout = idle_timeout
         self.closed_timeout = closed_timeout
+        self.sweep_every = min(closed_timeout, idle_timeout) / 6
+        self._last_sweep = -np.inf
 
     def __len__(self) -> int:
         return len(self.cols) - self.free_top
@@ -240,7 +244,15 @@ class FlowTable:
         return slot, direction, new, np.concatenate(ended_parts)
 
     def expire(self, now: float) -> Flows:
-        """Remove and return flows idle past their timeout at packet time `now`."""
+        """Remove and return flows idle past their timeout at packet time `now`.
+
+        The sweep reads the whole table, so it runs only every `sweep_every` seconds of packet
+        time (or when time goes backwards, as in concatenated captures); timeouts are therefore
+        honoured within that granularity.
+        """
+        if 0 <= now - self._last_sweep < self.sweep_every:
+            return np.zeros(0, dtype=FLOW_DTYPE)
+        self._last_sweep = now
         c = self.cols
         used = c["uid"] != 0
         idle = now - c["last_ts"]
