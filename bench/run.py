@@ -30,8 +30,11 @@ def timed(cmd: list[str]) -> Run:
     t0 = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-f", "%M", *cmd],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-500:]}")
@@ -45,8 +48,9 @@ def best(cmd: list[str], runs: int) -> Run:
 
 
 def packets(path: Path) -> int:
-    out = subprocess.run(["capinfos", "-c", "-M", "-T", str(path)], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["capinfos", "-c", "-M", "-T", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     return int(out.strip().splitlines()[-1].split("\t")[-1])
 
 
@@ -63,11 +67,17 @@ def build_corpus(shared: Path, out: Path) -> tuple[Path, Path]:
 
 def tools(venv_bin: Path, db: Path) -> dict[str, list[str]]:
     cmds = {
-        "minewatch": [str(venv_bin / "minewatch"), "scan", "--no-store", "--no-progress",
-                      "--format", "jsonl"],
+        "minewatch": [
+            str(venv_bin / "minewatch"),
+            "scan",
+            "--no-store",
+            "--no-progress",
+            "--format",
+            "jsonl",
+        ],
         "ndpiReader": ["ndpiReader", "-q", "-i"],
         "tshark": ["tshark", "-n", "-q", "-r"],
-    }  # fmt: skip
+    }
     return {k: v for k, v in cmds.items() if shutil.which(v[0])}
 
 
@@ -81,8 +91,10 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     small, large = build_corpus(args.shared.resolve(), args.out)
     n_small, n_large = packets(small), packets(large)
-    print(f"corpus: {small.name} {n_small:,} packets, {large.name} {n_large:,} packets "
-          f"({large.stat().st_size / 1e6:.0f} MB)")  # fmt: skip
+    print(
+        f"corpus: {small.name} {n_small:,} packets, {large.name} {n_large:,} packets "
+        f"({large.stat().st_size / 1e6:.0f} MB)"
+    )
     venv_bin = Path(sys.executable).parent
     results: dict[str, float] = {}
     for name, cmd in tools(venv_bin, args.out / "bench.db").items():
@@ -95,9 +107,11 @@ def main() -> int:
         rate = (n_large - n_small) / extra if extra > 0 else float("nan")
         startup = a.seconds - n_small / rate if rate == rate else float("nan")
         results[name] = rate
-        print(f"scan {name:10s}: {rate / 1e6:6.2f} M packets/s steady state; "
-              f"x10 {a.seconds:6.2f} s, x30 {b.seconds:6.2f} s; start-up ~{startup:5.2f} s; "
-              f"peak RSS x10 {a.rss_kb / 1024:6.0f} MB, x30 {b.rss_kb / 1024:6.0f} MB")  # fmt: skip
+        print(
+            f"scan {name:10s}: {rate / 1e6:6.2f} M packets/s steady state; "
+            f"x10 {a.seconds:6.2f} s, x30 {b.seconds:6.2f} s; start-up ~{startup:5.2f} s; "
+            f"peak RSS x10 {a.rss_kb / 1024:6.0f} MB, x30 {b.rss_kb / 1024:6.0f} MB"
+        )
     if "minewatch" in results:
         for peer in ("ndpiReader", "tshark"):
             if peer in results:

@@ -19,7 +19,7 @@ from detector.hits import FlowHit, build_hit
 from detector.inspect import FlowState, inspect_packet
 from detector.prefilter import select
 from pipelines.batch import PacketBatch
-from pipelines.flows import FlowTable, Flows
+from pipelines.flows import Flows, FlowTable
 
 Sink = Callable[[FlowHit], None]
 # checked when a flow appears / again when it ends (what was learned meanwhile)
@@ -27,8 +27,14 @@ ON_NEW = ("ip-list", "dns-learned", "pair-cache")
 ON_END = ("dns-learned", "pair-cache", "port-only")
 
 
-ENDPOINT_ONLY = frozenset({EvidenceKind.IP_LIST, EvidenceKind.DNS_LEARNED,
-                           EvidenceKind.PAIR_CACHE, EvidenceKind.PORT_ONLY})  # fmt: skip
+ENDPOINT_ONLY = frozenset(
+    {
+        EvidenceKind.IP_LIST,
+        EvidenceKind.DNS_LEARNED,
+        EvidenceKind.PAIR_CACHE,
+        EvidenceKind.PORT_ONLY,
+    }
+)
 
 
 def _payload_evidence(evidence: list[Evidence]) -> bool:
@@ -60,9 +66,13 @@ class Engine:
         return st
 
     def process(
-        self, batch: PacketBatch, table: FlowTable, slot: npt.NDArray[np.int64],
-        direction: npt.NDArray[np.uint8], new: npt.NDArray[np.uint8],
-    ) -> None:  # fmt: skip
+        self,
+        batch: PacketBatch,
+        table: FlowTable,
+        slot: npt.NDArray[np.int64],
+        direction: npt.NDArray[np.uint8],
+        new: npt.NDArray[np.uint8],
+    ) -> None:
         cols = table.cols
         ts = batch.records["ts"]
         now = float(ts.max()) if len(ts) else 0.0
@@ -81,10 +91,18 @@ class Engine:
         slots = slot[cand].tolist()
         uids = cols["uid"][slot[cand]].tolist()
         rows = zip(
-            cand.tolist(), slots, uids, (direction[cand] == 0).tolist(), p["proto"].tolist(),
-            p["sport"].tolist(), p["dport"].tolist(), ts[cand].tolist(),
-            p["payload_off"].tolist(), p["payload_len"].tolist(), strict=True,
-        )  # fmt: skip
+            cand.tolist(),
+            slots,
+            uids,
+            (direction[cand] == 0).tolist(),
+            p["proto"].tolist(),
+            p["sport"].tolist(),
+            p["dport"].tolist(),
+            ts[cand].tolist(),
+            p["payload_off"].tolist(),
+            p["payload_len"].tolist(),
+            strict=True,
+        )
         buf = batch.buf
         for _i, s, uid, from_client, proto, sport, dport, t, off, length in rows:
             st = self._state(uid)
@@ -103,9 +121,13 @@ class Engine:
     def _remember_pair(self, flow: np.void, st: FlowState, now: float) -> None:
         ev = st.evidence[-1]
         self.ctx.pairs.remember(
-            (int(flow["c_hi"]), int(flow["c_lo"])), (int(flow["s_hi"]), int(flow["s_lo"])),
-            now, f"{ev.kind} {ev.variant}", ev.variant, int(flow["uid"]),
-        )  # fmt: skip
+            (int(flow["c_hi"]), int(flow["c_lo"])),
+            (int(flow["s_hi"]), int(flow["s_lo"])),
+            now,
+            f"{ev.kind} {ev.variant}",
+            ev.variant,
+            int(flow["uid"]),
+        )
 
     def finish(self, flows: Flows, source: str) -> int:
         """Decide every ended flow; returns the number of hits reported."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-
 from blacklist.builtin import port_prior
+
 from detector.base import Evidence, EvidenceKind, HitClass
 from detector.hits import iso
 from pipelines.flows import Flows
@@ -36,17 +36,32 @@ class IpList:
     def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
         m = ctx.matcher
         found: Found = []
-        for side, hi, lo, port in (("server", "s_hi", "s_lo", "sport"), ("client", "c_hi", "c_lo", "cport")):  # fmt: skip
+        for side, hi, lo, port in (
+            ("server", "s_hi", "s_lo", "sport"),
+            ("client", "c_hi", "c_lo", "cport"),
+        ):
             idx = m.lookup(flows[hi], flows[lo], flows[port])
             for row in np.flatnonzero(idx >= 0):
                 e = m.entries[int(idx[row])]
-                detail = {"list_entry": e.value, "list_source": e.source, "list_side": side}
+                detail: dict[str, object] = {
+                    "list_entry": e.value,
+                    "list_source": e.source,
+                    "list_side": side,
+                }
                 if e.port is not None:
                     detail["list_port"] = e.port
-                found.append((int(row), Evidence(
-                    EvidenceKind.IP_LIST, float(e.confidence), HitClass.MINING,
-                    f"ip-list-{e.category}", detail,
-                )))  # fmt: skip
+                found.append(
+                    (
+                        int(row),
+                        Evidence(
+                            EvidenceKind.IP_LIST,
+                            float(e.confidence),
+                            HitClass.MINING,
+                            f"ip-list-{e.category}",
+                            detail,
+                        ),
+                    )
+                )
         return found
 
 
@@ -61,10 +76,18 @@ class DnsLearned:
             f = flows[row]
             item = ctx.learned.lookup((int(f["s_hi"]), int(f["s_lo"])), now)
             if item is not None:
-                found.append((int(row), Evidence(
-                    EvidenceKind.DNS_LEARNED, 0.85, HitClass.MINING, "dns-learned",
-                    {"learned_from": item.why},
-                )))  # fmt: skip
+                found.append(
+                    (
+                        int(row),
+                        Evidence(
+                            EvidenceKind.DNS_LEARNED,
+                            0.85,
+                            HitClass.MINING,
+                            "dns-learned",
+                            {"learned_from": item.why},
+                        ),
+                    )
+                )
         return found
 
 
@@ -80,10 +103,18 @@ class PairCacheCheck:
             client = (int(f["c_hi"]), int(f["c_lo"]))
             item = ctx.pairs.lookup(client, (int(f["s_hi"]), int(f["s_lo"])), now)
             if item is not None and item.origin != int(f["uid"]):
-                found.append((int(row), Evidence(
-                    EvidenceKind.PAIR_CACHE, 0.9, HitClass.MINING, item.variant,
-                    {"pair_confirmed_by": f"{item.why} at {iso(item.since)}"},
-                )))  # fmt: skip
+                found.append(
+                    (
+                        int(row),
+                        Evidence(
+                            EvidenceKind.PAIR_CACHE,
+                            0.9,
+                            HitClass.MINING,
+                            item.variant,
+                            {"pair_confirmed_by": f"{item.why} at {iso(item.since)}"},
+                        ),
+                    )
+                )
         return found
 
 
@@ -95,10 +126,18 @@ class PortPrior:
     def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
         prior = port_prior(flows["sport"])
         return [
-            (int(row), Evidence(EvidenceKind.PORT_ONLY, 0.1, HitClass.MINING, "",
-                                {"pool_port": int(flows["sport"][row])}))
+            (
+                int(row),
+                Evidence(
+                    EvidenceKind.PORT_ONLY,
+                    0.1,
+                    HitClass.MINING,
+                    "",
+                    {"pool_port": int(flows["sport"][row])},
+                ),
+            )
             for row in np.flatnonzero(prior)
-        ]  # fmt: skip
+        ]
 
 
 FLOW_DETECTORS: dict[str, FlowDetector] = {

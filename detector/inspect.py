@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
-from detector.signatures import FAMILIES, family_of
 from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
+from detector.signatures import FAMILIES, family_of
 from pipelines.batch import addr_words
 
 if TYPE_CHECKING:
@@ -22,7 +22,9 @@ STREAM_CAP = 4096  # enough for the first few JSON-RPC messages of a direction
 TLS_CAP = MAX_HELLO_LEN + 2048  # a whole ClientHello plus its record headers
 DNS_PORTS = frozenset({53, 5353, 5355})
 CONFIRMING = frozenset({EvidenceKind.STRATUM, EvidenceKind.HTTP_MINING, EvidenceKind.SNI})
-CONFIRM_MIN = 0.9  # weaker matches (a lone pool error reply, a miner UA) do not enter the pair cache
+CONFIRM_MIN = (
+    0.9  # weaker matches (a lone pool error reply, a miner UA) do not enter the pair cache
+)
 
 
 @dataclass(slots=True)
@@ -48,9 +50,15 @@ class FlowState:
 
 
 def inspect_packet(
-    ctx: DetectContext, st: FlowState, payload: bytes, from_client: bool, proto: int,
-    sport: int, dport: int, now: float,
-) -> bool:  # fmt: skip
+    ctx: DetectContext,
+    st: FlowState,
+    payload: bytes,
+    from_client: bool,
+    proto: int,
+    sport: int,
+    dport: int,
+    now: float,
+) -> bool:
     """Feed one candidate payload to the inspectors; True when a confirming match was made."""
     stream = st.streams[0 if from_client else 1]
     tls = st.tls or (not stream and payload[:2] == b"\x16\x03")
@@ -91,8 +99,15 @@ def _signatures(
             continue
         verdict = sig.inspect(data, from_client, proto)
         if verdict.outcome is Outcome.MATCH:
-            st.add(Evidence(verdict.kind, verdict.confidence, verdict.cls, verdict.variant,
-                            dict(verdict.detail)))  # fmt: skip
+            st.add(
+                Evidence(
+                    verdict.kind,
+                    verdict.confidence,
+                    verdict.cls,
+                    verdict.variant,
+                    dict(verdict.detail),
+                )
+            )
             st.done = True
             return (
                 verdict.cls == HitClass.MINING
@@ -106,8 +121,13 @@ def _signatures(
             st.pending = True
             live += 1
             if verdict.confidence > 0:
-                st.provisional[name] = Evidence(verdict.kind, verdict.confidence, verdict.cls,
-                                                 verdict.variant, dict(verdict.detail))  # fmt: skip
+                st.provisional[name] = Evidence(
+                    verdict.kind,
+                    verdict.confidence,
+                    verdict.cls,
+                    verdict.variant,
+                    dict(verdict.detail),
+                )
     if not live:
         st.done = True
     return False

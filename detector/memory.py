@@ -80,9 +80,7 @@ class PairCache(_TimedMap):
     ) -> None:
         self.put((*client, *server), Remembered(now + self.ttl, why, variant, origin, now))
 
-    def candidates(
-        self, s_lo: npt.NDArray[np.uint64]
-    ) -> npt.NDArray[np.bool_]:
+    def candidates(self, s_lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """Rows whose server low word appears in the cache (then confirm with `lookup`)."""
         if not self.items:
             return np.zeros(len(s_lo), dtype=bool)

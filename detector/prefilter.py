@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.signatures.coinp2p import BTC_MAGIC, LEVIN_SIGNATURE
-from pipelines.batch import ST_OK, Packets, U8
+from pipelines.batch import ST_OK, U8, Packets
 from pipelines.flows import Flows
 
 BUDGET = 8  # payload packets per direction offered to inspection
@@ -34,7 +34,11 @@ def _plausible(buf, off, length, proto, sport, dport, http, btc, levin):  # type
     b0 = buf[off]
     if b0 == 0x7B or b0 == 0x5B:  # '{' '['
         return True
-    if length > 1 and (b0 == 0x20 or b0 == 0x0A or b0 == 0x0D or b0 == 0x09) and buf[off + 1] == 0x7B:
+    if (
+        length > 1
+        and (b0 == 0x20 or b0 == 0x0A or b0 == 0x0D or b0 == 0x09)
+        and buf[off + 1] == 0x7B
+    ):
         return True
     for p in DNS_PORTS:
         if sport == p or dport == p:
@@ -42,8 +46,12 @@ def _plausible(buf, off, length, proto, sport, dport, http, btc, levin):  # type
     if length >= 2 and b0 == 0x16 and buf[off + 1] == 0x03:
         return True
     if length >= 4:
-        word = (np.uint32(buf[off]) << 24) | (np.uint32(buf[off + 1]) << 16) | (
-            np.uint32(buf[off + 2]) << 8) | np.uint32(buf[off + 3])  # fmt: skip
+        word = (
+            (np.uint32(buf[off]) << 24)
+            | (np.uint32(buf[off + 1]) << 16)
+            | (np.uint32(buf[off + 2]) << 8)
+            | np.uint32(buf[off + 3])
+        )
         for w in http:
             if word == w:
                 return True
@@ -91,17 +99,21 @@ def _select(pk, slot, direction, flows, buf, budget, http, btc, levin, out):  # 
             if f.seen_c2s >= budget and f.seen_s2c >= budget:
                 f.done = 1
             continue
-        if f.pending or _plausible(buf, p.payload_off, p.payload_len, p.proto, p.sport, p.dport,
-                                   http, btc, levin):  # fmt: skip
+        if f.pending or _plausible(
+            buf, p.payload_off, p.payload_len, p.proto, p.sport, p.dport, http, btc, levin
+        ):
             out[n_out] = i
             n_out += 1
     return n_out
 
 
 def select(
-    pk: Packets, slot: npt.NDArray[np.int64], direction: npt.NDArray[np.uint8],
-    flows: Flows, buf: U8,
-) -> npt.NDArray[np.int64]:  # fmt: skip
+    pk: Packets,
+    slot: npt.NDArray[np.int64],
+    direction: npt.NDArray[np.uint8],
+    flows: Flows,
+    buf: U8,
+) -> npt.NDArray[np.int64]:
     """Indices of candidate packets, in capture order; advances the budgets in `flows`."""
     out = np.empty(len(pk), dtype=np.int64)
     n = _select(pk, slot, direction, flows, buf, BUDGET, _HTTP_WORDS, _BTC_WORDS, _LEVIN, out)

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from blacklist.builtin import builtin_entries
-from blacklist.matcher import Matcher
-from blacklist.entries import Category
-from blacklist.parsers import SourceMeta, parse_path
 
+from blacklist.entries import Category
+from blacklist.matcher import Matcher
+from blacklist.parsers import SourceMeta, parse_path
 
 # An operator's own list is trusted more than a public feed, less than protocol evidence.
 FILE_CONFIDENCE = 0.8
@@ -25,7 +25,9 @@ def build_matcher(files: Sequence[str | Path] = ()) -> tuple[Matcher, list[str]]
     notes: list[str] = []
     for f in files:
         path = Path(f)
-        meta = SourceMeta(name=f"file:{path.name}", category=Category.POOL, confidence=FILE_CONFIDENCE)
+        meta = SourceMeta(
+            name=f"file:{path.name}", category=Category.POOL, confidence=FILE_CONFIDENCE
+        )
         try:
             result = parse_path(path, "plain", meta)
         except OSError as exc:

@@ -14,8 +14,16 @@ _COLUMNS = ("first_ts", "class", "variant", "conf", "client", "server", "evidenc
 def _brief(hit: FlowHit) -> str:
     d = hit.detail
     parts = []
-    for key in ("methods", "agent", "user_agent", "sni", "domain", "list_entry", "learned_from",
-                "pair_confirmed_by"):  # fmt: skip
+    for key in (
+        "methods",
+        "agent",
+        "user_agent",
+        "sni",
+        "domain",
+        "list_entry",
+        "learned_from",
+        "pair_confirmed_by",
+    ):
         value = d.get(key)
         if value:
             text = ",".join(value) if isinstance(value, list) else str(value)
@@ -39,12 +47,18 @@ class HitPrinter:
         if self.fmt == "jsonl":
             self.out.write(json.dumps(hit.to_json(), sort_keys=False, default=str) + "\n")
             return
-        self.rows.append((
-            iso(hit.first_ts)[:19] + "Z", str(hit.cls), hit.variant, f"{hit.confidence:.2f}",
-            f"{hit.transport}/{_endpoint(hit.client_ip, hit.client_port)}",
-            _endpoint(hit.server_ip, hit.server_port),
-            ",".join(str(e) for e in hit.evidence), _brief(hit),
-        ))  # fmt: skip
+        self.rows.append(
+            (
+                iso(hit.first_ts)[:19] + "Z",
+                str(hit.cls),
+                hit.variant,
+                f"{hit.confidence:.2f}",
+                f"{hit.transport}/{_endpoint(hit.client_ip, hit.client_port)}",
+                _endpoint(hit.server_ip, hit.server_port),
+                ",".join(str(e) for e in hit.evidence),
+                _brief(hit),
+            )
+        )
 
     def close(self) -> None:
         if self.fmt != "table":
@@ -58,13 +72,18 @@ class HitPrinter:
         line = "  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True))
         self.out.write(line.rstrip() + "\n")
         for r in rows:
-            self.out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+            self.out.write(
+                "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n"
+            )
         self.out.flush()
 
 
 def print_summary(st: ScanStats, out: TextIO) -> None:
     def counts(c: dict[str, int]) -> str:
-        return ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
+        return (
+            ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+            or "none"
+        )
 
     out.write(
         f"\nscanned {st.files} file(s): {st.packets} packets, {st.bytes} bytes, {st.flows} flows "

@@ -50,7 +50,7 @@ FLOW_DTYPE = np.dtype(
 )
 Flows = npt.NDArray[np.void]
 
-KEY_TYPE = types.UniTuple(types.uint64, 5)
+KEY_TYPE = types.UniTuple(types.uint64, 5)  # type: ignore[no-untyped-call]
 TH_FIN, TH_SYN, TH_RST, TH_ACK = 0x01, 0x02, 0x04, 0x10
 
 
@@ -82,10 +82,28 @@ def update_flows(  # type: ignore[no-untyped-def]
             continue
         src_first = (p.src_hi, p.src_lo, p.sport) < (p.dst_hi, p.dst_lo, p.dport)
         if src_first:
-            a_hi, a_lo, a_p, b_hi, b_lo, b_p = p.src_hi, p.src_lo, p.sport, p.dst_hi, p.dst_lo, p.dport
+            a_hi, a_lo, a_p, b_hi, b_lo, b_p = (
+                p.src_hi,
+                p.src_lo,
+                p.sport,
+                p.dst_hi,
+                p.dst_lo,
+                p.dport,
+            )
         else:
-            a_hi, a_lo, a_p, b_hi, b_lo, b_p = p.dst_hi, p.dst_lo, p.dport, p.src_hi, p.src_lo, p.sport
-        meta = (np.uint64(a_p) << np.uint64(24)) | (np.uint64(b_p) << np.uint64(8)) | np.uint64(p.proto)
+            a_hi, a_lo, a_p, b_hi, b_lo, b_p = (
+                p.dst_hi,
+                p.dst_lo,
+                p.dport,
+                p.src_hi,
+                p.src_lo,
+                p.sport,
+            )
+        meta = (
+            (np.uint64(a_p) << np.uint64(24))
+            | (np.uint64(b_p) << np.uint64(8))
+            | np.uint64(p.proto)
+        )
         key = (a_hi, a_lo, b_hi, b_lo, meta)
         flags = p.tcp_flags if p.proto == 6 else 0
         syn_only = (flags & TH_SYN) != 0 and (flags & TH_ACK) == 0
@@ -181,7 +199,11 @@ def _drop_keys(keys, cols, slots):  # type: ignore[no-untyped-def]
             a_hi, a_lo, a_p, b_hi, b_lo, b_p = f.c_hi, f.c_lo, f.cport, f.s_hi, f.s_lo, f.sport
         else:
             a_hi, a_lo, a_p, b_hi, b_lo, b_p = f.s_hi, f.s_lo, f.sport, f.c_hi, f.c_lo, f.cport
-        meta = (np.uint64(a_p) << np.uint64(24)) | (np.uint64(b_p) << np.uint64(8)) | np.uint64(f.proto)
+        meta = (
+            (np.uint64(a_p) << np.uint64(24))
+            | (np.uint64(b_p) << np.uint64(8))
+            | np.uint64(f.proto)
+        )
         key = (a_hi, a_lo, b_hi, b_lo, meta)
         if key in keys:
             del keys[key]
@@ -191,8 +213,9 @@ def _drop_keys(keys, cols, slots):  # type: ignore[no-untyped-def]
 class FlowTable:
     """Columnar flow table; `update` tags a batch, `expire`/`drain` hand back ended flows."""
 
-    def __init__(self, capacity: int = 1 << 16, idle_timeout: float = 300.0,
-                 closed_timeout: float = 30.0) -> None:  # fmt: skip
+    def __init__(
+        self, capacity: int = 1 << 16, idle_timeout: float = 300.0, closed_timeout: float = 30.0
+    ) -> None:
         self.keys = Dict.empty(key_type=KEY_TYPE, value_type=types.int64)
         self.cols = np.zeros(capacity, dtype=FLOW_DTYPE)
         self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
@@ -231,9 +254,20 @@ class FlowTable:
         i = 0
         while i < n:
             i, self.free_top, self.next_uid, n_ended = update_flows(
-                self.keys, self.cols, self.free, self.free_top, self.next_uid,
-                pk, ts, i, slot, direction, new, ended, n_ended,
-            )  # fmt: skip
+                self.keys,
+                self.cols,
+                self.free,
+                self.free_top,
+                self.next_uid,
+                pk,
+                ts,
+                i,
+                slot,
+                direction,
+                new,
+                ended,
+                n_ended,
+            )
             if i < n:
                 if self.free_top == 0:
                     self._grow()
@@ -256,7 +290,9 @@ class FlowTable:
         c = self.cols
         used = c["uid"] != 0
         idle = now - c["last_ts"]
-        gone = used & ((idle > self.idle_timeout) | ((c["closed"] != 0) & (idle > self.closed_timeout)))
+        gone = used & (
+            (idle > self.idle_timeout) | ((c["closed"] != 0) & (idle > self.closed_timeout))
+        )
         return self._remove(np.flatnonzero(gone))
 
     def drain(self) -> Flows:

@@ -92,7 +92,7 @@ class HitWriter:
         if not self.rows:
             return
         with Session(self.engine) as session, session.begin():
-            session.bulk_insert_mappings(HitRow, self.rows)  # type: ignore[arg-type]
+            session.bulk_insert_mappings(HitRow, self.rows)
         self.written += len(self.rows)
         self.rows.clear()
 
@@ -103,7 +103,9 @@ class HitWriter:
         self.flush()
 
 
-def iter_hits(engine: Engine, since: datetime | None = None, limit: int | None = None) -> Iterator[FlowHit]:
+def iter_hits(
+    engine: Engine, since: datetime | None = None, limit: int | None = None
+) -> Iterator[FlowHit]:
     """Stored hits, oldest first, as the same `FlowHit` type the scanner prints."""
     stmt = select(HitRow).order_by(HitRow.first_ts, HitRow.id)
     if since is not None:

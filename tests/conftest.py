@@ -26,7 +26,9 @@ def need_shared() -> Path:
 def need_tshark() -> str:
     exe = shutil.which("tshark")
     if exe is None:
-        pytest.skip("SKIPPED LOUDLY: tshark (the independent oracle) is not installed; .ci/run installs it")
+        pytest.skip(
+            "SKIPPED LOUDLY: tshark (the independent oracle) is not installed; .ci/run installs it"
+        )
     return exe
 
 

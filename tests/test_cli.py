@@ -20,20 +20,42 @@ def run(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if db is not None:
         env["MINEWATCH_DB"] = f"sqlite:///{db}"
-    return subprocess.run([EXE, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
 
 
 def test_scan_jsonl_fields_and_store_roundtrip(tmp_path: Path) -> None:
     db = tmp_path / "hits.db"
-    res = run("scan", "--format", "jsonl", str(SAMPLES / "xmrig_login.pcap"),
-              str(SAMPLES / "benign_jsonrpc_echo.pcap"), db=db)  # fmt: skip
+    res = run(
+        "scan",
+        "--format",
+        "jsonl",
+        str(SAMPLES / "xmrig_login.pcap"),
+        str(SAMPLES / "benign_jsonrpc_echo.pcap"),
+        db=db,
+    )
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert len(lines) == 1
     hit = lines[0]
-    for key in ("file", "first_ts", "last_ts", "transport", "client_ip", "client_port", "server_ip",
-                "server_port", "class", "evidence", "variant", "confidence", "detail", "packets",
-                "bytes"):  # fmt: skip
+    for key in (
+        "file",
+        "first_ts",
+        "last_ts",
+        "transport",
+        "client_ip",
+        "client_port",
+        "server_ip",
+        "server_port",
+        "class",
+        "evidence",
+        "variant",
+        "confidence",
+        "detail",
+        "packets",
+        "bytes",
+    ):
         assert key in hit
     assert hit["class"] == "mining" and hit["variant"] == "stratum-cryptonote"
     assert hit["detail"]["agent"].startswith("XMRig/6.21.0")
@@ -71,8 +93,11 @@ def test_unsupported_link_type_is_an_error(tmp_path: Path) -> None:
     import struct
 
     f = tmp_path / "wifi.pcap"
-    f.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)
-                  + struct.pack("<IIII", 1, 0, 4, 4) + b"\x00" * 4)  # fmt: skip
+    f.write_bytes(
+        struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)
+        + struct.pack("<IIII", 1, 0, 4, 4)
+        + b"\x00" * 4
+    )
     res = run("scan", "--no-store", str(f))
     assert res.returncode == 2
     assert "unsupported link type 127" in res.stderr

@@ -13,13 +13,25 @@ from scapy.layers.ppp import PPP, PPPoE
 from scapy.packet import Packet, Raw
 
 from pipelines.batch import (
-    RECORD_DTYPE, ST_FRAGMENT, ST_MALFORMED, ST_NOT_IP, ST_OK, ST_UNSUPPORTED_LINK, addr_text,
-)  # fmt: skip
+    RECORD_DTYPE,
+    ST_FRAGMENT,
+    ST_MALFORMED,
+    ST_NOT_IP,
+    ST_OK,
+    ST_UNSUPPORTED_LINK,
+    addr_text,
+)
 from pipelines.decoders.packet import decode
 
 PAYLOAD = b'{"id":1,"method":"mining.subscribe","params":[]}\n'
-TCP4 = IP(src="10.20.0.5", dst="203.0.113.9") / TCP(sport=50000, dport=3333, flags="PA") / Raw(PAYLOAD)
-TCP6 = IPv6(src="2001:db8:20::5", dst="2001:db8:99::9") / TCP(sport=50000, dport=3333, flags="PA") / Raw(PAYLOAD)
+TCP4 = (
+    IP(src="10.20.0.5", dst="203.0.113.9") / TCP(sport=50000, dport=3333, flags="PA") / Raw(PAYLOAD)
+)
+TCP6 = (
+    IPv6(src="2001:db8:20::5", dst="2001:db8:99::9")
+    / TCP(sport=50000, dport=3333, flags="PA")
+    / Raw(PAYLOAD)
+)
 
 
 def _decode(frames: list[bytes], linktype: int) -> np.ndarray:
@@ -27,7 +39,12 @@ def _decode(frames: list[bytes], linktype: int) -> np.ndarray:
     recs = np.zeros(len(frames), dtype=RECORD_DTYPE)
     off = 0
     for i, f in enumerate(frames):
-        recs[i]["off"], recs[i]["caplen"], recs[i]["wirelen"], recs[i]["linktype"] = off, len(f), len(f), linktype
+        recs[i]["off"], recs[i]["caplen"], recs[i]["wirelen"], recs[i]["linktype"] = (
+            off,
+            len(f),
+            len(f),
+            linktype,
+        )
         off += len(f)
     pk = decode(buf, recs)
     for p in pk:  # payload never points outside its own frame
@@ -52,8 +69,15 @@ def _payload(frames: list[bytes], pk: np.ndarray, i: int = 0) -> bytes:
         ("sll", CookedLinux(proto=0x0800) / TCP4, 113),
         ("raw", TCP4, 101),
         ("raw-ipv4", TCP4, 228),
-        ("ipv6-hbh", Ether() / IPv6(src="2001:db8:20::5", dst="2001:db8:99::9") / IPv6ExtHdrHopByHop()
-         / TCP(sport=50000, dport=3333, flags="PA") / Raw(PAYLOAD), 1),
+        (
+            "ipv6-hbh",
+            Ether()
+            / IPv6(src="2001:db8:20::5", dst="2001:db8:99::9")
+            / IPv6ExtHdrHopByHop()
+            / TCP(sport=50000, dport=3333, flags="PA")
+            / Raw(PAYLOAD),
+            1,
+        ),
         ("6in4", Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / TCP6, 1),
         ("pppoe-v6", Ether() / PPPoE(sessionid=3) / PPP(proto=0x0057) / TCP6, 1),
     ],
@@ -70,7 +94,9 @@ def test_link_types_decode_to_the_same_flow(name: str, frame: Packet, linktype: 
 
 
 def test_udp_and_ethernet_padding() -> None:
-    frame = bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5353, dport=53) / Raw(b"ab"))
+    frame = bytes(
+        Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5353, dport=53) / Raw(b"ab")
+    )
     padded = frame + b"\x00" * 20  # minimum-size Ethernet padding must not count as payload
     pk = _decode([padded], 1)
     assert pk[0]["status"] == ST_OK and pk[0]["payload_len"] == 2
@@ -88,20 +114,28 @@ def test_statuses_for_broken_and_other_packets() -> None:
 
 
 @settings(max_examples=500, deadline=1000)
-@given(frames=st.lists(st.binary(max_size=200), min_size=1, max_size=20),
-       linktype=st.sampled_from([0, 1, 12, 101, 108, 113, 228, 229, 276, 9999]))  # fmt: skip
+@given(
+    frames=st.lists(st.binary(max_size=200), min_size=1, max_size=20),
+    linktype=st.sampled_from([0, 1, 12, 101, 108, 113, 228, 229, 276, 9999]),
+)
 def test_fuzz_decoder_never_reads_outside_a_frame(frames: list[bytes], linktype: int) -> None:
     pk = _decode(frames, linktype)
     starts = np.cumsum([0, *map(len, frames)])
     for i, p in enumerate(pk):
         assert p["status"] <= ST_UNSUPPORTED_LINK
         if p["payload_len"]:
-            assert starts[i] <= p["payload_off"] and p["payload_off"] + p["payload_len"] <= starts[i + 1]
+            assert (
+                starts[i] <= p["payload_off"]
+                and p["payload_off"] + p["payload_len"] <= starts[i + 1]
+            )
 
 
 @settings(max_examples=300, deadline=1000)
-@given(cut=st.integers(min_value=0, max_value=120), flip=st.integers(min_value=0, max_value=119),
-       value=st.integers(min_value=0, max_value=255))  # fmt: skip
+@given(
+    cut=st.integers(min_value=0, max_value=120),
+    flip=st.integers(min_value=0, max_value=119),
+    value=st.integers(min_value=0, max_value=255),
+)
 def test_fuzz_mutated_real_frame(cut: int, flip: int, value: int) -> None:
     frame = bytearray(bytes(Ether() / Dot1Q() / TCP4))
     frame[flip % len(frame)] = value

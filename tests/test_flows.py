@@ -11,13 +11,22 @@ from hypothesis import strategies as st
 from pipelines.batch import PACKET_DTYPE, ST_MALFORMED, ST_OK
 from pipelines.flows import FlowTable
 
-ADDRS = [(0, 0xFFFF_0A00_0001), (0, 0xFFFF_CB00_7109), (0x20010DB8_00000000, 1), (0, 0xFFFF_0A00_0002)]
+ADDRS = [
+    (0, 0xFFFF_0A00_0001),
+    (0, 0xFFFF_CB00_7109),
+    (0x20010DB8_00000000, 1),
+    (0, 0xFFFF_0A00_0002),
+]
 
 packet = st.tuples(
-    st.integers(0, 3), st.integers(0, 3), st.sampled_from([80, 443, 3333, 40000, 50001]),
-    st.sampled_from([80, 443, 3333, 40000, 50001]), st.sampled_from([6, 17]),
-    st.sampled_from([0x02, 0x12, 0x10, 0x18, 0x11, 0x04]), st.booleans(),
-)  # fmt: skip
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.sampled_from([80, 443, 3333, 40000, 50001]),
+    st.sampled_from([80, 443, 3333, 40000, 50001]),
+    st.sampled_from([6, 17]),
+    st.sampled_from([0x02, 0x12, 0x10, 0x18, 0x11, 0x04]),
+    st.booleans(),
+)
 
 
 def _batch(pkts: list[tuple[int, int, int, int, int, int, bool]]) -> np.ndarray:
@@ -43,7 +52,7 @@ def test_packets_are_conserved_per_five_tuple(batches: list[list[tuple]]) -> Non
         pk = _batch(pkts)
         ts = np.arange(len(pk), dtype=np.float64) + t
         t += len(pk)
-        slot, direction, new, reused = table.update(pk, ts)
+        slot, _direction, _new, reused = table.update(pk, ts)
         ended.append(reused)
         for (a, b, sp, dp, proto, _f, ok), s in zip(pkts, slot, strict=True):
             assert (s >= 0) == ok
@@ -55,8 +64,15 @@ def test_packets_are_conserved_per_five_tuple(batches: list[list[tuple]]) -> Non
     uids = set()
     for part in ended:
         for f in part:
-            key = frozenset([((int(f["c_hi"]), int(f["c_lo"])), int(f["cport"])),
-                             ((int(f["s_hi"]), int(f["s_lo"])), int(f["sport"]))]), int(f["proto"])  # fmt: skip
+            key = (
+                frozenset(
+                    [
+                        ((int(f["c_hi"]), int(f["c_lo"])), int(f["cport"])),
+                        ((int(f["s_hi"]), int(f["s_lo"])), int(f["sport"])),
+                    ]
+                ),
+                int(f["proto"]),
+            )
             got[key] += int(f["pkts_c2s"] + f["pkts_s2c"])
             assert f["first_ts"] <= f["last_ts"]
             uids.add(int(f["uid"]))
@@ -71,7 +87,7 @@ def test_syn_decides_client_and_port_reuse_splits() -> None:
     fin_s = (1, 0, 3333, 50001, 6, 0x11, True)
     table = FlowTable()
     pk = _batch([synack, syn, fin_c, fin_s, syn])
-    slot, direction, new, reused = table.update(pk, np.arange(5, dtype=np.float64))
+    _slot, direction, new, reused = table.update(pk, np.arange(5, dtype=np.float64))
     assert list(direction) == [1, 0, 0, 1, 0]  # the SYN/ACK's receiver is the client
     assert list(new) == [1, 0, 0, 0, 1]
     assert len(reused) == 1 and reused[0]["pkts_c2s"] == 2 and reused[0]["pkts_s2c"] == 2

@@ -18,10 +18,21 @@ Key = tuple[str, int, str, int, str]
 # tshark opens tunnels we deliberately leave closed (GRE, GTP, VXLAN, Teredo, ...); those packets
 # are filtered out. IP reassembly is switched off so that both count a fragmented datagram once,
 # at its first fragment (the one with the transport header).
-FIELDS = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "udp.srcport",
-          "udp.dstport", "ip.proto", "ipv6.nxt"]  # fmt: skip
-FILTER = "(tcp or udp) and not icmp and not icmpv6 and not gre and not gtp and not vxlan " \
-         "and not teredo"  # fmt: skip
+FIELDS = [
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+    "ip.proto",
+    "ipv6.nxt",
+]
+FILTER = (
+    "(tcp or udp) and not icmp and not icmpv6 and not gre and not gtp and not vxlan and not teredo"
+)
 
 
 def _canon(a: str, ap: int, b: str, bp: int, proto: str) -> Key:
@@ -30,11 +41,30 @@ def _canon(a: str, ap: int, b: str, bp: int, proto: str) -> Key:
 
 def tshark_flows(path: Path) -> Counter[Key]:
     out = subprocess.run(
-        [need_tshark(), "-r", str(path), "-n", "-Y", FILTER, "-T", "fields",
-         *sum((["-e", f] for f in FIELDS), []), "-E", "separator=\t", "-o", "tcp.analyze_sequence_numbers:FALSE",
-         "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"],
-        capture_output=True, text=True, check=False, timeout=300,
-    ).stdout  # fmt: skip
+        [
+            need_tshark(),
+            "-r",
+            str(path),
+            "-n",
+            "-Y",
+            FILTER,
+            "-T",
+            "fields",
+            *[arg for f in FIELDS for arg in ("-e", f)],
+            "-E",
+            "separator=\t",
+            "-o",
+            "tcp.analyze_sequence_numbers:FALSE",
+            "-o",
+            "ip.defragment:FALSE",
+            "-o",
+            "ipv6.defragment:FALSE",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    ).stdout
     flows: Counter[Key] = Counter()
     for line in out.splitlines():
         f = line.split("\t")
@@ -61,8 +91,13 @@ def our_flows(path: Path) -> Counter[Key]:
     for part in ended:
         for f in part:
             proto = "tcp" if f["proto"] == 6 else "udp"
-            key = _canon(addr_text(int(f["c_hi"]), int(f["c_lo"])), int(f["cport"]),
-                         addr_text(int(f["s_hi"]), int(f["s_lo"])), int(f["sport"]), proto)  # fmt: skip
+            key = _canon(
+                addr_text(int(f["c_hi"]), int(f["c_lo"])),
+                int(f["cport"]),
+                addr_text(int(f["s_hi"]), int(f["s_lo"])),
+                int(f["sport"]),
+                proto,
+            )
             flows[key] += int(f["pkts_c2s"] + f["pkts_s2c"])
     return flows
 
@@ -102,7 +137,7 @@ def test_samples_agree_with_tshark() -> None:
 KNOWN_DIFFERENT = {
     "ndpi__capwap.pcap": "CAPWAP data tunnel: tshark decodes the inner 802.11 frames",
     "ndpi__capwap_data.pcapng": "CAPWAP data tunnel: tshark decodes the inner 802.11 frames",
-    "ndpi__false_positives.pcapng": "GTP-U tunnel (UDP 2152): tshark opens it, we count the outer flow",
+    "ndpi__false_positives.pcapng": "GTP-U tunnel (UDP 2152): tshark opens it, we count outer",
     "ndpi__ja3_lots_of_cipher_suites_2_anon.pcap": "GTP-U tunnel (UDP 2152)",
     "ndpi__zoom.pcap": "GTP-U tunnel (UDP 2152)",
     "ndpi__teredo.pcap": "Teredo tunnel (UDP 3544)",
@@ -121,6 +156,8 @@ def test_benign_captures_agree_with_tshark() -> None:
     need_shared()
     files = [p for p in captures(BENIGN) if p.name not in KNOWN_DIFFERENT]
     agree, total, diffs = _compare(files)
-    print(f"\nflow agreement with tshark on {len(files)} benign captures: {agree}/{total} "
-          f"({len(KNOWN_DIFFERENT)} tunnel/fuzz captures excluded, see KNOWN_DIFFERENT)")
+    print(
+        f"\nflow agreement with tshark on {len(files)} benign captures: {agree}/{total} "
+        f"({len(KNOWN_DIFFERENT)} tunnel/fuzz captures excluded, see KNOWN_DIFFERENT)"
+    )
     assert not diffs, "\n".join(diffs[:40])

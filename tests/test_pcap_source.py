@@ -107,12 +107,17 @@ def test_real_captures_match_dpkt_record_count() -> None:
         assert got == expected, path.name
 
 
-@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=4000), cut=st.integers(min_value=0, max_value=4000))
 def test_fuzz_source_never_crashes(tmp_path: Path, data: bytes, cut: int) -> None:
     """Random bytes after a valid header, or a truncated valid file: records or CaptureError."""
-    for blob in (_pcap([b"x"]) [:24] + data, _pcap([data[:200], data[200:400]])[:cut],
-                 b"\x0a\x0d\x0d\x0a" + data):  # fmt: skip
+    for blob in (
+        _pcap([b"x"])[:24] + data,
+        _pcap([data[:200], data[200:400]])[:cut],
+        b"\x0a\x0d\x0d\x0a" + data,
+    ):
         f = tmp_path / "f.pcap"
         f.write_bytes(blob)
         try:

@@ -45,16 +45,25 @@ def test_groundtruth_recall(mining_hits: dict[tuple[str, str, str], FlowHit]) ->
             if hit is not None and str(hit.cls) == want[cls]:
                 found[row["gt_variant"]] += 1
             else:
-                wrong.append(f"{row['pcap']} {row['client']}>{row['server']} {row['gt_variant']}: "
-                             f"{hit.cls if hit else 'missed'}")  # fmt: skip
+                wrong.append(
+                    f"{row['pcap']} {row['client']}>{row['server']} {row['gt_variant']}: "
+                    f"{hit.cls if hit else 'missed'}"
+                )
         elif cls == "NONE" and hit is not None and str(hit.cls) == "mining":
             false_pos.append(f"{row['pcap']} {row['client']}>{row['server']}: {hit.evidence}")
     print("\nrecall per ground-truth variant:")
     for variant in sorted(total):
         print(f"  {variant:45s} {found[variant]:4d}/{total[variant]}")
-    pool = sum(v for k, v in total.items() if not k.startswith(("bitcoin-p2p", "ethereum-", "monero-p2p")))
-    pool_found = sum(v for k, v in found.items() if not k.startswith(("bitcoin-p2p", "ethereum-", "monero-p2p")))
-    print(f"POOL flows detected as mining: {pool_found}/{pool} (nDPI 4.2: 230/509, Suricata ET: 494/509)")
+    pool = sum(
+        v for k, v in total.items() if not k.startswith(("bitcoin-p2p", "ethereum-", "monero-p2p"))
+    )
+    pool_found = sum(
+        v for k, v in found.items() if not k.startswith(("bitcoin-p2p", "ethereum-", "monero-p2p"))
+    )
+    print(
+        f"POOL flows detected as mining: {pool_found}/{pool} "
+        "(nDPI 4.2: 230/509, Suricata ET: 494/509)"
+    )
     print(f"mining hits on NONE flows (false positives): {len(false_pos)}")
     for fp in false_pos:
         print("  FP", fp)
@@ -70,8 +79,10 @@ def test_no_mining_hit_on_benign_captures() -> None:
     hits, stats = collect_hits(files, matcher)
     mining = [h for h in hits if str(h.cls) == "mining"]
     p2p = [h for h in hits if str(h.cls) == "coin-p2p"]
-    print(f"\nbenign: {len(files)} files, {stats.packets} packets, {stats.flows} flows, "
-          f"{len(mining)} mining hits, {len(p2p)} coin-p2p hits, {len(stats.errors)} unreadable")
+    print(
+        f"\nbenign: {len(files)} files, {stats.packets} packets, {stats.flows} flows, "
+        f"{len(mining)} mining hits, {len(p2p)} coin-p2p hits, {len(stats.errors)} unreadable"
+    )
     for err in stats.errors:
         print("  error:", err)
     assert not mining, [h.to_json() for h in mining[:10]]

@@ -20,7 +20,7 @@ from minewatch.scanrun import collect_hits
 from tests.conftest import SAMPLES
 
 sys.path.insert(0, str(SAMPLES))
-from make_samples import SCENARIOS, Scenario  # noqa: E402
+from make_samples import SCENARIOS, Scenario
 
 GOLDEN = SAMPLES / "golden"
 BLOCKLIST = SAMPLES / "blocklist.txt"
@@ -58,7 +58,10 @@ def test_scenario_expectations(sc: Scenario, matcher) -> None:  # type: ignore[n
             assert hit.variant == exp.variant, (exp.flow, hit.variant)
     assert not by_flow, f"unexpected hits: {sorted(by_flow)}"
     if sc.broken_frames:
-        assert stats.status["malformed"] + stats.status["not-ip"] + stats.status["fragment"] >= sc.broken_frames
+        assert (
+            stats.status["malformed"] + stats.status["not-ip"] + stats.status["fragment"]
+            >= sc.broken_frames
+        )
 
 
 def _golden_lines(path: Path, matcher) -> list[str]:  # type: ignore[no-untyped-def]

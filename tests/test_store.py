@@ -21,14 +21,22 @@ PG_URL = os.environ.get("MINEWATCH_TEST_PG", "postgresql+psycopg://postgres@127.
 
 def _hit(i: int) -> FlowHit:
     return FlowHit(
-        source="x.pcap", first_ts=1_714_521_600.0 + i, last_ts=1_714_521_660.5 + i,
-        transport="tcp", client_ip="10.20.0.5", client_port=40000 + i,
-        server_ip="2001:db8:99::1" if i % 2 else "203.0.113.9", server_port=3333,
-        cls=HitClass.MINING, evidence=[EvidenceKind.STRATUM, EvidenceKind.PORT_ONLY],
-        variant="stratum-v1", confidence=0.99,
-        detail={"methods": ["mining.subscribe"], "agent": "cgminer/4.10.0", "quote": "it's \"x\""},
-        packets=10 + i, bytes=1000 + i,
-    )  # fmt: skip
+        source="x.pcap",
+        first_ts=1_714_521_600.0 + i,
+        last_ts=1_714_521_660.5 + i,
+        transport="tcp",
+        client_ip="10.20.0.5",
+        client_port=40000 + i,
+        server_ip="2001:db8:99::1" if i % 2 else "203.0.113.9",
+        server_port=3333,
+        cls=HitClass.MINING,
+        evidence=[EvidenceKind.STRATUM, EvidenceKind.PORT_ONLY],
+        variant="stratum-v1",
+        confidence=0.99,
+        detail={"methods": ["mining.subscribe"], "agent": "cgminer/4.10.0", "quote": 'it\'s "x"'},
+        packets=10 + i,
+        bytes=1000 + i,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,7 +48,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: skip loudly
+    except Exception as exc:
         pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL at {PG_URL} ({type(exc).__name__})")
     schema = f"t_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:

@@ -2,8 +2,9 @@
 
 One pass per packet from the link layer to the transport header, filling numpy columns. Supported
 link types: Ethernet (with any stack of 802.1Q / 802.1ad / QinQ tags, PPPoE sessions, MPLS
-labels and Cisco FabricPath), Linux cooked capture v1/v2, raw IP (101, 12, 14, 228, 229), BSD null/loopback (0, 108),
-PPI (192) wrapping one of those (802.11 inside PPI is counted as unsupported).
+labels and Cisco FabricPath), Linux cooked capture v1/v2, raw IP (101, 12, 14, 228, 229),
+BSD null/loopback (0, 108), PPI (192) wrapping one of those (802.11 inside PPI is counted as
+unsupported).
 IPv4 and IPv6 (extension headers skipped, IP-in-IP and 6in4 tunnels opened to the inner header),
 TCP and UDP. Anything inconsistent is marked malformed instead of raising.
 """
@@ -21,9 +22,9 @@ from pipelines.batch import (
     ST_OK,
     ST_OTHER_L4,
     ST_UNSUPPORTED_LINK,
+    U8,
     Packets,
     Records,
-    U8,
 )
 
 LINKTYPE_NAMES = {

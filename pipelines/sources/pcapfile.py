@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from pipelines.batch import RECORD_DTYPE, RecordChunk
+from pipelines.batch import RECORD_DTYPE, U8, RecordChunk, Records
 from pipelines.sources import walk
 
 CHUNK_BYTES = 4 << 20
@@ -50,7 +50,7 @@ def _open(path: Path) -> BinaryIO:
         head = probe.read(2)
     if head == b"\x1f\x8b":
         return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # noqa: SIM115 - returned to the caller, closed by it
+    return open(path, "rb")
 
 
 class PcapFileSource:
@@ -86,8 +86,8 @@ class PcapFileSource:
 
     # -- chunk plumbing -------------------------------------------------------------------
 
-    def _fill(self, stream: BinaryIO, buf: np.ndarray, filled: int) -> int:  # type: ignore[type-arg]
-        view = memoryview(buf)
+    def _fill(self, stream: BinaryIO, buf: U8, filled: int) -> int:
+        view = memoryview(buf)  # type: ignore[arg-type]
         while filled < len(buf):
             try:
                 got = stream.readinto(view[filled:])  # type: ignore[attr-defined]
@@ -156,10 +156,10 @@ class PcapFileSource:
 
 
 class _Walker:
-    def walk(self, buf: np.ndarray, end: int, pos: int, recs: np.ndarray) -> tuple[int, int, int]:  # type: ignore[type-arg]
+    def walk(self, buf: U8, end: int, pos: int, recs: Records) -> tuple[int, int, int]:
         raise NotImplementedError
 
-    def block(self, buf: np.ndarray, end: int, pos: int) -> int:  # type: ignore[type-arg]
+    def block(self, buf: U8, end: int, pos: int) -> int:
         """Handle a non-packet block; return the next position, or -(pos+1) if incomplete."""
         raise NotImplementedError
 
@@ -170,11 +170,21 @@ class _PcapWalker(_Walker):
         self.snap_max = max(snaplen, 1 << 18) if snaplen else walk.MAX_RECORD
         self.snap_max = min(self.snap_max, walk.MAX_RECORD)
 
-    def walk(self, buf: np.ndarray, end: int, pos: int, recs: np.ndarray) -> tuple[int, int, int]:  # type: ignore[type-arg]
+    def walk(self, buf: U8, end: int, pos: int, recs: Records) -> tuple[int, int, int]:
         return walk.walk_pcap(  # type: ignore[no-any-return]
-            buf, end, pos, self.big, self.scale, self.linktype, self.snap_max,
-            recs["off"], recs["caplen"], recs["wirelen"], recs["ts"], recs["linktype"],
-        )  # fmt: skip
+            buf,
+            end,
+            pos,
+            self.big,
+            self.scale,
+            self.linktype,
+            self.snap_max,
+            recs["off"],
+            recs["caplen"],
+            recs["wirelen"],
+            recs["ts"],
+            recs["linktype"],
+        )
 
 
 class _PcapngWalker(_Walker):
@@ -187,14 +197,24 @@ class _PcapngWalker(_Walker):
         self.if_scale = np.zeros(0, dtype=np.float64)
         self.if_snaplen = np.zeros(0, dtype=np.uint32)
 
-    def walk(self, buf: np.ndarray, end: int, pos: int, recs: np.ndarray) -> tuple[int, int, int]:  # type: ignore[type-arg]
+    def walk(self, buf: U8, end: int, pos: int, recs: Records) -> tuple[int, int, int]:
         return walk.walk_pcapng(  # type: ignore[no-any-return]
-            buf, end, pos, self.big, self.if_linktype, self.if_scale, self.if_snaplen,
+            buf,
+            end,
+            pos,
+            self.big,
+            self.if_linktype,
+            self.if_scale,
+            self.if_snaplen,
             len(self.if_linktype),
-            recs["off"], recs["caplen"], recs["wirelen"], recs["ts"], recs["linktype"],
-        )  # fmt: skip
+            recs["off"],
+            recs["caplen"],
+            recs["wirelen"],
+            recs["ts"],
+            recs["linktype"],
+        )
 
-    def block(self, buf: np.ndarray, end: int, pos: int) -> int:  # type: ignore[type-arg]
+    def block(self, buf: U8, end: int, pos: int) -> int:
         if pos + 12 > end:
             return -(pos + 1)
         btype = bytes(buf[pos : pos + 4])
@@ -210,7 +230,7 @@ class _PcapngWalker(_Walker):
             self.if_scale = np.zeros(0, dtype=np.float64)
             self.if_snaplen = np.zeros(0, dtype=np.uint32)
         order = ">" if self.big else "<"
-        (blen,) = struct.unpack(order + "I", bytes(buf[pos + 4 : pos + 8]))
+        blen: int = struct.unpack(order + "I", bytes(buf[pos + 4 : pos + 8]))[0]
         if blen < 12 or blen % 4 or blen > walk.MAX_RECORD:
             raise CaptureError(f"{self.source.path}: corrupt pcapng block length {blen}")
         if pos + blen > end:
@@ -236,7 +256,7 @@ class _PcapngWalker(_Walker):
                 break
             if ocode == 9 and olen >= 1:  # if_tsresol
                 res = value[0]
-                scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -res
+                scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0**-res
         self.if_linktype = np.append(self.if_linktype, np.uint16(linktype & 0xFFFF))
         self.if_scale = np.append(self.if_scale, scale)
         self.if_snaplen = np.append(self.if_snaplen, np.uint32(snaplen))

@@ -21,7 +21,7 @@ MAX_RECORD = 1 << 22  # 4 MiB: larger captured lengths mean a corrupt file
 
 
 @nb.njit(cache=True, inline="always")
-def _u32(buf: np.ndarray, i: int, big: bool) -> int:  # type: ignore[type-arg]
+def _u32(buf, i, big):  # type: ignore[no-untyped-def]
     if big:
         return (
             (np.int64(buf[i]) << 24)
