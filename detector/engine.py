@@ -8,6 +8,7 @@ few); then ended flows → catch-up flow detectors → `build_hit` → sink.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +16,7 @@ import numpy.typing as npt
 from detector.base import Evidence, EvidenceKind
 from detector.context import DetectContext
 from detector.flowlevel import FLOW_DETECTORS, FlowDetector
-from detector.hits import FlowHit, build_hit
+from detector.hits import FlowHit, build_hit, flow_dict
 from detector.inspect import FlowState, inspect_packet
 from detector.prefilter import select
 from pipelines.batch import PacketBatch
@@ -41,7 +42,7 @@ def _payload_evidence(evidence: list[Evidence]) -> bool:
     return any(e.kind not in ENDPOINT_ONLY for e in evidence)
 
 
-def _established(f: np.void) -> bool:
+def _established(f: dict[str, Any]) -> bool:
     """TCP: the server answered the handshake; UDP: both sides spoke."""
     if f["proto"] == 6:
         return bool(f["flags_s2c"] & 0x12 == 0x12 or f["pkts_s2c"] > 0)
@@ -155,7 +156,7 @@ class Engine:
                     evidence.append(ev)
             if not any(e.kind != EvidenceKind.PORT_ONLY for e in evidence):
                 continue
-            f = flows[row]
+            f = flow_dict(flows[row])
             if f["data_c2s"] + f["data_s2c"] == 0 and not _payload_evidence(evidence):
                 if f["pkts_c2s"] + f["pkts_s2c"] < 2:
                     self.ctx.stats.lone_packets += 1  # a stray SYN/RST is not a connection
