@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from blacklist.builtin import port_prior
+from blacklist.entries import Category
 
 from detector.base import Evidence, EvidenceKind, HitClass
 from detector.hits import iso
@@ -43,6 +44,8 @@ class IpList:
             idx = m.lookup(flows[hi], flows[lo], flows[port])
             for row in np.flatnonzero(idx >= 0):
                 e = m.entries[int(idx[row])]
+                if e.category is Category.ALLOWLIST:
+                    continue  # the most specific entry is an exception: no list evidence
                 detail: dict[str, object] = {
                     "list_entry": e.value,
                     "list_source": e.source,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from blacklist.entries import Category
 from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
 from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
 from detector.signatures import FAMILIES, family_of
@@ -140,6 +141,8 @@ def _name_evidence(
     if idx < 0:
         return None
     entry = ctx.matcher.entries[idx]
+    if entry.category is Category.ALLOWLIST:
+        return None
     cls = HitClass.MINING
     return Evidence(
         kind,
