@@ -43,7 +43,13 @@ format: $(STAMP) ## Apply ruff formatting and safe fixes
 samples: $(STAMP) ## Regenerate samples/ captures with scapy (then UPDATE_GOLDEN=1 make test)
 	$(PY) samples/make_samples.py samples
 
+BENCH_DEBS := libndpi-bin tshark time
+
 bench: $(STAMP) ## Benchmarks against peers (ndpiReader, tshark) on a >=1M-packet corpus
+	@missing=$$(for p in $(BENCH_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "bench: installing $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+	  echo "bench: could not install $$missing; those peers are skipped"; fi
 	$(PY) bench/run.py --shared $(SHARED) --out $(BENCH_OUT)
 
 clean: ## Remove the virtualenv, caches and demo database

@@ -55,17 +55,54 @@ def packets(path: Path) -> int:
 
 
 def build_corpus(shared: Path, out: Path) -> tuple[Path, Path]:
+    """The prescribed corpus: every Ethernet capture (mining and benign), x10 and x30."""
     small, large = out / "corpus-x10.pcap", out / "corpus-x30.pcap"
     if not (small.exists() and large.exists()):
         subprocess.run(["bash", str(shared / "tools" / "make-corpus.sh"), str(out)], check=True)
-    for f in (small, large):  # warm the page cache
-        with f.open("rb") as fh:
-            while fh.read(1 << 24):
-                pass
+    _warm(small, large)
     return small, large
 
 
-def tools(venv_bin: Path, db: Path) -> dict[str, list[str]]:
+def build_benign(shared: Path, out: Path) -> tuple[Path, Path]:
+    """The benign Ethernet captures alone, x10 and x30: closer to a carrier's real mix, where
+    mining is rare and almost every flow is decided by the prefilter or one name lookup."""
+    small, large = out / "benign-x10.pcap", out / "benign-x30.pcap"
+    if not (small.exists() and large.exists()):
+        files = [
+            str(p)
+            for p in sorted((shared / "data" / "pcaps" / "benign").iterdir())
+            if _encapsulation(p) == "ether"
+        ]
+        one = out / "benign-x1.pcap"
+        subprocess.run(
+            ["mergecap", "-a", "-F", "pcap", "-s", "65535", "-w", str(one), *files], check=True
+        )
+        subprocess.run(
+            ["mergecap", "-a", "-F", "pcap", "-w", str(small), *[str(one)] * 10], check=True
+        )
+        subprocess.run(
+            ["mergecap", "-a", "-F", "pcap", "-w", str(large), *[str(small)] * 3], check=True
+        )
+    _warm(small, large)
+    return small, large
+
+
+def _encapsulation(path: Path) -> str:
+    out = subprocess.run(
+        ["capinfos", "-E", "-T", str(path)], capture_output=True, text=True, check=False
+    ).stdout
+    lines = out.strip().splitlines()
+    return lines[-1].split("\t")[-1] if lines else ""
+
+
+def _warm(*files: Path) -> None:
+    for f in files:  # warm the page cache
+        with f.open("rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+def tools(venv_bin: Path) -> dict[str, list[str]]:
     cmds = {
         "minewatch": [
             str(venv_bin / "minewatch"),
@@ -81,23 +118,17 @@ def tools(venv_bin: Path, db: Path) -> dict[str, list[str]]:
     return {k: v for k, v in cmds.items() if shutil.which(v[0])}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    ap.add_argument("--runs", type=int, default=2)
-    ap.add_argument("--skip", action="append", default=[], help="peer to leave out (e.g. tshark)")
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    small, large = build_corpus(args.shared.resolve(), args.out)
+def compare(
+    label: str, small: Path, large: Path, cmds: dict[str, list[str]], args: argparse.Namespace
+) -> None:
+    """One corpus pair: every tool on both files, steady-state rate, ratios."""
     n_small, n_large = packets(small), packets(large)
     print(
-        f"corpus: {small.name} {n_small:,} packets, {large.name} {n_large:,} packets "
+        f"== {label}: {small.name} {n_small:,} packets, {large.name} {n_large:,} packets "
         f"({large.stat().st_size / 1e6:.0f} MB)"
     )
-    venv_bin = Path(sys.executable).parent
     results: dict[str, float] = {}
-    for name, cmd in tools(venv_bin, args.out / "bench.db").items():
+    for name, cmd in cmds.items():
         if name in args.skip:
             continue
         runs = 1 if name == "tshark" else args.runs
@@ -110,12 +141,29 @@ def main() -> int:
         print(
             f"scan {name:10s}: {rate / 1e6:6.2f} M packets/s steady state; "
             f"x10 {a.seconds:6.2f} s, x30 {b.seconds:6.2f} s; start-up ~{startup:5.2f} s; "
-            f"peak RSS x10 {a.rss_kb / 1024:6.0f} MB, x30 {b.rss_kb / 1024:6.0f} MB"
+            f"peak RSS x10 {a.rss_kb / 1024:4.0f} MB, x30 {b.rss_kb / 1024:4.0f} MB"
         )
     if "minewatch" in results:
         for peer in ("ndpiReader", "tshark"):
             if peer in results:
                 print(f"ratio minewatch/{peer}: {results['minewatch'] / results[peer]:.2f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--skip", action="append", default=[], help="peer to leave out (e.g. tshark)")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    shared = args.shared.resolve()
+    venv_bin = Path(sys.executable).parent
+    for label, (small, large) in (
+        ("mixed corpus (make-corpus.sh)", build_corpus(shared, args.out)),
+        ("benign captures only", build_benign(shared, args.out)),
+    ):
+        compare(label, small, large, tools(venv_bin), args)
     matcher_bench = ROOT / "bench" / "bench_matcher.py"
     if matcher_bench.exists():
         subprocess.run([sys.executable, str(matcher_bench)], check=False)
