@@ -25,8 +25,12 @@ def build_matcher(files: Sequence[str | Path] = ()) -> tuple[Matcher, list[str]]
     notes: list[str] = []
     for f in files:
         path = Path(f)
+        # the operator's own list may name internal proxies or lab ranges (private, TEST-NET)
         meta = SourceMeta(
-            name=f"file:{path.name}", category=Category.POOL, confidence=FILE_CONFIDENCE
+            name=f"file:{path.name}",
+            category=Category.POOL,
+            confidence=FILE_CONFIDENCE,
+            public_only=False,
         )
         try:
             result = parse_path(path, "plain", meta)

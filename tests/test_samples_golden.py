@@ -20,7 +20,7 @@ from minewatch.scanrun import collect_hits
 from tests.conftest import SAMPLES
 
 sys.path.insert(0, str(SAMPLES))
-from make_samples import SCENARIOS, Scenario
+from make_samples import NOTHING, SCENARIOS, Scenario
 
 GOLDEN = SAMPLES / "golden"
 BLOCKLIST = SAMPLES / "blocklist.txt"
@@ -46,7 +46,7 @@ def test_scenario_expectations(sc: Scenario, matcher) -> None:  # type: ignore[n
     by_flow = {_flow_id(h): h for h in hits}
     for exp in sc.expect:
         hit = by_flow.pop(exp.flow, None)
-        if exp.cls == "nothing":
+        if exp.cls == NOTHING:
             assert hit is None, f"{exp.flow} must not be reported, got {hit}"
             continue
         assert hit is not None, f"{exp.flow}: expected {exp.cls} {exp.variant} {exp.evidence}"
