@@ -145,7 +145,7 @@ def _l3_start(buf, off, end, linktype):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def decode_records(buf, r_off, r_cap, r_wire, r_lt, out):  # type: ignore[no-untyped-def]
+def decode_records(buf, r_off, r_cap, r_lt, out):  # type: ignore[no-untyped-def]
     """Fill the PACKET_DTYPE columns of `out` for every record; never raises."""
     n = r_off.shape[0]
     for i in range(n):
@@ -270,10 +270,10 @@ def decode_records(buf, r_off, r_cap, r_wire, r_lt, out):  # type: ignore[no-unt
             out[i].status = ST_FRAGMENT
             continue
         out[i].proto = proto
-        if ip_end > off + r_wire[i]:
-            continue  # the IP length claims more than the frame had on the wire: malformed
         if ip_end > end:
-            ip_end = end  # snapped capture: payload bounded by what we have
+            # snapped capture, or an IP length claiming more than the frame had: tshark still
+            # reads the transport header, and so do we; the payload is bounded by the frame
+            ip_end = end
         if proto == 6:
             if l4 + 20 > end:
                 continue
@@ -309,7 +309,5 @@ def decode(buf: U8, records: Records) -> Packets:
     """Decode every record of a chunk into a PACKET_DTYPE array."""
     out = np.empty(len(records), dtype=PACKET_DTYPE)
     if len(records):
-        decode_records(
-            buf, records["off"], records["caplen"], records["wirelen"], records["linktype"], out
-        )
+        decode_records(buf, records["off"], records["caplen"], records["linktype"], out)
     return out
