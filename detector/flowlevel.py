@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
 from blacklist.builtin import port_prior
 from blacklist.entries import Category
-
 from detector.base import Evidence, EvidenceKind, HitClass
 from detector.hits import iso
 from pipelines.flows import Flows

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from blacklist.builtin import builtin_entries
-
 from blacklist.entries import Category
 from blacklist.matcher import Matcher
 from blacklist.parsers import SourceMeta, parse_path
