@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.base import EvidenceKind, HitClass, Outcome, Verdict
-from detector.signatures.jsonlines import Clue, Found, clip, judge, method_of
+from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip, method_of
 
 LOGIN = 0.97
 SUBMIT = 0.95
@@ -76,23 +75,8 @@ def _detail(found: Found) -> dict[str, Any]:
     return detail
 
 
-class CryptoNoteSignature:
+class CryptoNoteSignature(JsonRpcSignature):
     """CryptoNote (Monero) stratum JSON lines, client or pool side."""
 
-    name: str = "cryptonote"
-    transports: frozenset[int] = frozenset({6})
-
-    def inspect(self, data: bytes, from_client: bool, transport: int) -> Verdict:
-        if transport not in self.transports:
-            return Verdict(Outcome.EXCLUDE)
-        found = judge(data, assess)
-        if isinstance(found, Verdict):
-            return found
-        return Verdict(
-            Outcome.MATCH,
-            kind=EvidenceKind.STRATUM,
-            cls=HitClass.MINING,
-            variant="stratum-cryptonote",
-            confidence=found.confidence,
-            detail=_detail(found),
-        )
+    def __init__(self) -> None:
+        super().__init__("cryptonote", assess, lambda _found: "stratum-cryptonote", _detail)

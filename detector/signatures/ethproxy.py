@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detector.base import EvidenceKind, HitClass, Outcome, Verdict
-from detector.signatures.jsonlines import Clue, Found, clip, judge, method_of
+from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip, method_of
 
 METHODS: dict[str, float] = {
     "eth_submitLogin": 0.97,
@@ -68,23 +67,8 @@ def _detail(found: Found) -> dict[str, Any]:
     return detail
 
 
-class EthProxySignature:
+class EthProxySignature(JsonRpcSignature):
     """eth-proxy JSON lines, client or pool side."""
 
-    name: str = "ethproxy"
-    transports: frozenset[int] = frozenset({6})
-
-    def inspect(self, data: bytes, from_client: bool, transport: int) -> Verdict:
-        if transport not in self.transports:
-            return Verdict(Outcome.EXCLUDE)
-        found = judge(data, assess)
-        if isinstance(found, Verdict):
-            return found
-        return Verdict(
-            Outcome.MATCH,
-            kind=EvidenceKind.STRATUM,
-            cls=HitClass.MINING,
-            variant="eth-proxy",
-            confidence=found.confidence,
-            detail=_detail(found),
-        )
+    def __init__(self) -> None:
+        super().__init__("ethproxy", assess, lambda _found: "eth-proxy", _detail)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from detector.base import EXCLUDE, NEED_MORE, Verdict
+from detector.base import EXCLUDE, NEED_MORE, EvidenceKind, HitClass, Outcome, Verdict
 
 MAX_SCAN = 16384
 MAX_LINE = 8192
@@ -225,3 +225,38 @@ def judge(data: bytes, assess: Assess) -> Found | Verdict:
     if foreign or len(doc.objects) >= MAX_SILENT_OBJECTS:
         return EXCLUDE
     return NEED_MORE
+
+
+class JsonRpcSignature:
+    """The shared shape of the JSON-RPC mining signatures (Stratum, eth-proxy, CryptoNote):
+    judge the lines with the protocol's `assess`, then name the variant and collect the detail.
+    TCP only; exclude / need-more handling comes from `judge`."""
+
+    transports: frozenset[int] = frozenset({6})
+
+    def __init__(
+        self,
+        name: str,
+        assess: Assess,
+        variant: Callable[[Found], str],
+        detail: Callable[[Found], dict[str, Any]],
+    ) -> None:
+        self.name = name
+        self._assess = assess
+        self._variant = variant
+        self._detail = detail
+
+    def inspect(self, data: bytes, from_client: bool, transport: int) -> Verdict:
+        if transport not in self.transports:
+            return EXCLUDE
+        found = judge(data, self._assess)
+        if isinstance(found, Verdict):
+            return found
+        return Verdict(
+            Outcome.MATCH,
+            kind=EvidenceKind.STRATUM,
+            cls=HitClass.MINING,
+            variant=self._variant(found),
+            confidence=found.confidence,
+            detail=self._detail(found),
+        )

@@ -22,8 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detector.base import EvidenceKind, HitClass, Outcome, Verdict
-from detector.signatures.jsonlines import Clue, Found, clip, judge, method_of
+from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip, method_of
 
 # Client → pool requests and their confidence as sole evidence.
 CLIENT_METHODS: dict[str, float] = {
@@ -168,23 +167,8 @@ def _detail(found: Found) -> dict[str, Any]:
     return detail
 
 
-class StratumSignature:
+class StratumSignature(JsonRpcSignature):
     """Stratum v1 JSON lines, client or pool side."""
 
-    name: str = "stratum"
-    transports: frozenset[int] = frozenset({6})
-
-    def inspect(self, data: bytes, from_client: bool, transport: int) -> Verdict:
-        if transport not in self.transports:
-            return Verdict(Outcome.EXCLUDE)
-        found = judge(data, assess)
-        if isinstance(found, Verdict):
-            return found
-        return Verdict(
-            Outcome.MATCH,
-            kind=EvidenceKind.STRATUM,
-            cls=HitClass.MINING,
-            variant=_variant(found),
-            confidence=found.confidence,
-            detail=_detail(found),
-        )
+    def __init__(self) -> None:
+        super().__init__("stratum", assess, _variant, _detail)
