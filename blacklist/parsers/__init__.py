@@ -8,13 +8,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from blacklist.parsers import plain
+from blacklist.parsers import (
+    adblock,
+    csvfeed,
+    jsonfeed,
+    maltrail,
+    misp,
+    plain,
+    poolurls,
+    regulator,
+    suricata,
+    urls,
+    webext,
+)
 from blacklist.parsers.base import Parser, ParseResult, SourceMeta, read_lines
 
 PARSERS: dict[str, Parser] = {
     "plain": plain.parse,
     # hosts files are a subset of the plain grammar (hosts lines are exact-name entries there)
     "hosts": plain.parse,
+    "maltrail": maltrail.parse,
+    "adblock": adblock.parse,
+    "webext": webext.parse,
+    "csv": csvfeed.parse,
+    "json": jsonfeed.parse,
+    "misp": misp.parse,
+    "suricata": suricata.parse,
+    "regulator": regulator.parse,
+    "urls": urls.parse,
+    "pool-urls": poolurls.parse,
 }
 
 

@@ -7,8 +7,8 @@ That is what lets a refresh be judged ("N entries, M problems") instead of silen
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -24,12 +24,17 @@ class SourceMeta:
     real feeds keep the default, where such entries are problems (a typo or a placeholder).
     The later feed service adds url, licence and refresh interval next to these (as data,
     suricata-update style); parsers only need what ends up on an entry.
+
+    `options` are format settings a generic parser cannot guess (csv: which column; json: where
+    the array is and what its fields are called); each parser documents its keys. Strings only,
+    so a YAML source index maps onto them 1:1. Not part of the hash (a dict is unhashable).
     """
 
     name: str
     category: Category = Category.POOL
     confidence: float = 0.5
     public_only: bool = True
+    options: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
