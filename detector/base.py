@@ -83,13 +83,18 @@ class Signature(Protocol):
 
 @dataclass(slots=True)
 class Evidence:
-    """One reason a flow is suspicious, as stored with the hit."""
+    """One reason a flow is suspicious, as stored with the hit.
+
+    `weak` evidence (a pool port; a listed address inside an allowlisted CDN/cloud range) rides
+    along with real evidence but never makes a hit on its own.
+    """
 
     kind: EvidenceKind
     confidence: float
     cls: HitClass = HitClass.MINING
     variant: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    weak: bool = False
 
 
 def combine_confidence(values: list[float]) -> float:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from blacklist.matcher import Matcher
 from detector.base import Signature
 from detector.memory import LearnedEndpoints, PairCache
 from detector.signatures import SIGNATURES
+
+if TYPE_CHECKING:
+    from blacklist.allow import AllowIndex
 
 
 @dataclass(slots=True)
@@ -35,10 +39,13 @@ class DetectContext:
     pairs: PairCache = field(default_factory=PairCache)
     learned: LearnedEndpoints = field(default_factory=LearnedEndpoints)
     stats: DetectStats = field(default_factory=DetectStats)
+    allow: AllowIndex | None = None  # allowlisted ranges: list matches there are weak evidence
 
-    def swap_matcher(self, matcher: Matcher) -> bool:
-        """Install a newer compiled list; False when it is the same version."""
+    def swap_matcher(self, matcher: Matcher, allow: AllowIndex | None = None) -> bool:
+        """Install a newer compiled list (and its allowlist index); False when unchanged."""
         if matcher.version == self.matcher.version:
             return False
         self.matcher = matcher
+        if allow is not None:
+            self.allow = allow
         return True

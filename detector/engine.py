@@ -154,7 +154,7 @@ class Engine:
             for ev in more or ():
                 if not any(e.kind == ev.kind for e in evidence):
                     evidence.append(ev)
-            if not any(e.kind != EvidenceKind.PORT_ONLY for e in evidence):
+            if all(e.weak for e in evidence):
                 continue
             f = flow_dict(flows[row])
             if f["data_c2s"] + f["data_s2c"] == 0 and not _payload_evidence(evidence):

@@ -30,19 +30,30 @@ class FlowDetector(Protocol):
 
 
 class IpList:
-    """Server (or, for mid-session guesses, client) address in the compiled block list."""
+    """Server (or, for mid-session guesses, client) address in the compiled block list.
+
+    A listed address inside an allowlisted range (CDN, cloud, public DNS, sinkholes: shared
+    infrastructure, list-pitfalls §1) gives only weak evidence: it never makes a hit on the
+    list's word alone and needs a second signal (payload, SNI/DNS name, remembered pair).
+    """
 
     name = "ip-list"
 
     def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
         m = ctx.matcher
         found: Found = []
-        for side, hi, lo, port in (
-            ("server", "s_hi", "s_lo", "sport"),
-            ("client", "c_hi", "c_lo", "cport"),
-        ):
+        sides = (("server", "s_hi", "s_lo", "sport"), ("client", "c_hi", "c_lo", "cport"))
+        for side, hi, lo, port in sides:
             idx = m.lookup(flows[hi], flows[lo], flows[port])
-            for row in np.flatnonzero(idx >= 0):
+            rows = np.flatnonzero(idx >= 0)
+            if not len(rows):
+                continue
+            shared = (
+                ctx.allow.contains(flows[hi][rows], flows[lo][rows])
+                if ctx.allow is not None
+                else np.zeros(len(rows), dtype=bool)
+            )
+            for row, in_allow in zip(rows.tolist(), shared.tolist(), strict=True):
                 e = m.entries[int(idx[row])]
                 if e.category is Category.ALLOWLIST:
                     continue  # the most specific entry is an exception: no list evidence
@@ -53,18 +64,17 @@ class IpList:
                 }
                 if e.port is not None:
                     detail["list_port"] = e.port
-                found.append(
-                    (
-                        int(row),
-                        Evidence(
-                            EvidenceKind.IP_LIST,
-                            float(e.confidence),
-                            HitClass.MINING,
-                            f"ip-list-{e.category}",
-                            detail,
-                        ),
-                    )
+                if in_allow:
+                    detail["shared_infrastructure"] = True
+                ev = Evidence(
+                    EvidenceKind.IP_LIST,
+                    float(e.confidence),
+                    HitClass.MINING,
+                    f"ip-list-{e.category}",
+                    detail,
+                    weak=in_allow,
                 )
+                found.append((row, ev))
         return found
 
 
@@ -137,6 +147,7 @@ class PortPrior:
                     HitClass.MINING,
                     "",
                     {"pool_port": int(flows["sport"][row])},
+                    weak=True,
                 ),
             )
             for row in np.flatnonzero(prior)

@@ -94,17 +94,17 @@ def merge_detail(into: dict[str, Any], extra: dict[str, Any]) -> None:
 def build_hit(source: str, flow: Mapping[str, Any], evidence: list[Evidence]) -> FlowHit | None:
     """Decide the class of a finished flow from its evidence; None when it is not a hit.
 
-    Port-only evidence never makes a hit; it only rides along with real evidence. Mining evidence
-    outranks coin-P2P: a flow is coin-p2p only when nothing says mining. `flow` is one flow-table
+    Weak evidence (port-only, allowlisted list matches) never makes a hit; it only rides along.
+    Mining evidence outranks coin-P2P: a flow is coin-p2p only when nothing says mining. `flow` is one flow-table
     record as a plain mapping (`flow_dict`), not a numpy record: field access on those is slow.
     """
-    real = [e for e in evidence if e.kind != EvidenceKind.PORT_ONLY]
+    real = [e for e in evidence if not e.weak]
     if not real:
         return None
     mining = [e for e in real if e.cls == HitClass.MINING]
     chosen = mining or real
     cls = HitClass.MINING if mining else HitClass.COIN_P2P
-    used = chosen + [e for e in evidence if e.kind == EvidenceKind.PORT_ONLY and mining]
+    used = chosen + [e for e in evidence if e.weak and mining]
     used.sort(key=lambda e: (_VARIANT_RANK.get(e.kind, 99), -e.confidence))
     detail: dict[str, Any] = {}
     for e in used:
