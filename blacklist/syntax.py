@@ -94,7 +94,7 @@ def parse_network(text: str) -> Network:
     """`addr/len` with a plain decimal length; host bits set is an error (see module doc)."""
     addr_text, _, plen_text = text.partition("/")
     addr = parse_address(addr_text)
-    if not _DIGITS.match(plen_text):
+    if not _DIGITS.match(plen_text) or len(plen_text) > 3:
         raise EntryError("bad-prefix", f"prefix length must be a plain decimal: {text!r}")
     plen = int(plen_text)
     if ":" in addr_text and addr.version == 4:  # ::ffff:a.b.c.d/len → IPv4 len - 96
@@ -158,7 +158,7 @@ def _endpoint_value(net: Network, port: int, proto: int | None) -> str:
 
 
 def _port(text: str, whole: str) -> int:
-    if not _DIGITS.match(text) or not 1 <= int(text) <= 65535:
+    if not _DIGITS.match(text) or len(text) > 5 or not 1 <= int(text) <= 65535:
         raise EntryError("bad-port", f"port must be 1–65535: {whole!r}")
     return int(text)
 

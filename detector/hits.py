@@ -95,8 +95,8 @@ def build_hit(source: str, flow: Mapping[str, Any], evidence: list[Evidence]) ->
     """Decide the class of a finished flow from its evidence; None when it is not a hit.
 
     Weak evidence (port-only, allowlisted list matches) never makes a hit; it only rides along.
-    Mining evidence outranks coin-P2P: a flow is coin-p2p only when nothing says mining. `flow` is one flow-table
-    record as a plain mapping (`flow_dict`), not a numpy record: field access on those is slow.
+    Mining evidence outranks coin-P2P: a flow is coin-p2p only when nothing says mining. `flow` is
+    one flow-table record as a plain mapping (`flow_dict`): numpy record field access is slow.
     """
     real = [e for e in evidence if not e.weak]
     if not real:
