@@ -40,6 +40,9 @@ class Category(enum.StrEnum):
     CRYPTO_SERVICE = "crypto-service"
     PROXY = "proxy"
     ALLOWLIST = "allowlist"
+    # the regulator's weekly mining-IP list: mostly subscriber egress addresses to verify, not
+    # pools; detectors must not flag every flow of such an address on the list's word
+    REGULATOR = "regulator"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from detector.context import DetectContext
 
 Found = list[tuple[int, Evidence]]
+_NOT_POOL = frozenset({Category.ALLOWLIST, Category.REGULATOR})
 
 
 class FlowDetector(Protocol):
@@ -55,8 +56,8 @@ class IpList:
             )
             for row, in_allow in zip(rows.tolist(), shared.tolist(), strict=True):
                 e = m.entries[int(idx[row])]
-                if e.category is Category.ALLOWLIST:
-                    continue  # the most specific entry is an exception: no list evidence
+                if e.category in _NOT_POOL:
+                    continue  # an exception, or a subscriber address to verify: not a pool
                 detail: dict[str, object] = {
                     "list_entry": e.value,
                     "list_source": e.source,

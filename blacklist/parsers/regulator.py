@@ -19,7 +19,7 @@ public-space check is off for this parser whatever the source index says. The en
 address or prefix alone: the listed IP may be either end of a mining connection, so the port
 describes the connection, not a service on that IP, and `ip:port` would match the wrong thing.
 Port, protocol, dates, coin and note are validated and stay in the raw line. The category is
-`Category.REGULATOR` once `blacklist.entries` has one, else the source's category.
+always `Category.REGULATOR`: these are addresses to verify, not pool endpoints.
 
 Problems: `bad-ip` (a port or name in the `ip` field), the item grammar's codes (`bad-ipv4`,
 `host-bits`, ...), `no-ip`, `too-broad` (shorter than /8 or /16: a data error in any address
@@ -38,13 +38,12 @@ from blacklist.parsers.common import Collector, numbered
 from blacklist.syntax import EntryError
 
 COLUMNS = ("ip", "port", "protocol", "first_seen", "last_seen", "coin", "note")
-_REGULATOR: Category | None = getattr(Category, "REGULATOR", None)
 _MIN_PREFIX = {4: 8, 6: 16}
 
 
 def parse(lines: Iterable[str], source: SourceMeta) -> ParseResult:
     """Parse the weekly list; a bad record becomes a `Problem` and parsing goes on."""
-    col = Collector(source, public_only=False, category=_REGULATOR)
+    col = Collector(source, public_only=False, category=Category.REGULATOR)
     names: tuple[str, ...] = COLUMNS
     first = True
     count = 0
