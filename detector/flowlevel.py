@@ -3,6 +3,8 @@
 They run when flows appear (so the first packet already carries the verdict) and again when flows
 end (so knowledge learned meanwhile — a DNS answer, a confirmed pair — still counts). Each is one
 small class with `check(ctx, flows, now) -> [(row, Evidence)]`; the registry is `FLOW_DETECTORS`.
+Memories are judged at each flow's own last packet time, not at the batch's, so the verdict does
+not depend on which flows happen to end together.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class DnsLearned:
         found: Found = []
         for row in np.flatnonzero(ctx.learned.candidates(flows["s_lo"])):
             f = flows[row]
-            item = ctx.learned.lookup((int(f["s_hi"]), int(f["s_lo"])), now)
+            item = ctx.learned.lookup((int(f["s_hi"]), int(f["s_lo"])), float(f["last_ts"]))
             if item is not None:
                 found.append(
                     (
@@ -115,7 +117,8 @@ class PairCacheCheck:
         for row in np.flatnonzero(ctx.pairs.candidates(flows["s_lo"])):
             f = flows[row]
             client = (int(f["c_hi"]), int(f["c_lo"]))
-            item = ctx.pairs.lookup(client, (int(f["s_hi"]), int(f["s_lo"])), now)
+            when = float(f["last_ts"])
+            item = ctx.pairs.lookup(client, (int(f["s_hi"]), int(f["s_lo"])), when)
             if item is not None and item.origin != int(f["uid"]):
                 found.append(
                     (

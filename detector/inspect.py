@@ -2,7 +2,10 @@
 
 Only the packets chosen by `detector.prefilter` reach this module. Each flow under inspection
 keeps the first bytes of each direction (so JSON split across segments, or a ClientHello spread
-over several, can still be read) and the set of signatures that already excluded it.
+over several, can still be read) and, per direction, the signatures that already excluded it: a
+pool's "400 Bad Request" excludes HTTP mining for the server side only, the client's getwork POST
+that follows must still be read. A flow is decided when a signature matches, or when every
+signature has excluded both directions.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class FlowState:
 
     evidence: list[Evidence] = field(default_factory=list)
     streams: tuple[bytearray, bytearray] = field(default_factory=lambda: (bytearray(), bytearray()))
-    excluded: set[str] = field(default_factory=set)
+    excluded: tuple[set[str], set[str]] = field(default_factory=lambda: (set(), set()))
+    finished: set[bool] = field(default_factory=set)  # directions (from_client) with nothing live
     provisional: dict[str, Evidence] = field(default_factory=dict)  # NEED_MORE with a verdict
     pending: bool = False
     done: bool = False
@@ -94,9 +98,10 @@ def _signatures(
 ) -> bool:
     st.pending = False
     live = 0
+    excluded = st.excluded[0 if from_client else 1]
     for name in FAMILIES[family_of(data)]:
         sig = sigs.get(name)
-        if sig is None or name in st.excluded or proto not in sig.transports:
+        if sig is None or name in excluded or proto not in sig.transports:
             continue
         verdict = sig.inspect(data, from_client, proto)
         if verdict.outcome is Outcome.MATCH:
@@ -116,7 +121,7 @@ def _signatures(
                 and verdict.confidence >= CONFIRM_MIN
             )
         if verdict.outcome is Outcome.EXCLUDE:
-            st.excluded.add(name)
+            excluded.add(name)
             st.provisional.pop(name, None)
         else:
             st.pending = True
@@ -130,7 +135,8 @@ def _signatures(
                     dict(verdict.detail),
                 )
     if not live:
-        st.done = True
+        st.finished.add(from_client)
+        st.done = len(st.finished) == 2
     return False
 
 

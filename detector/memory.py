@@ -47,12 +47,14 @@ class _TimedMap:
         self._lo = None
 
     def get(self, key: tuple[int, ...], now: float) -> Remembered | None:
+        """The entry if it had not expired by `now`.
+
+        Knowledge learned after `now` still counts: a flow still in the table when its pool was
+        confirmed (e.g. an earlier TLS attempt of the same client) is the same miner. Expired
+        entries are not deleted here — a flow judged at an earlier time may still see them; the
+        LRU bound keeps the map small."""
         item = self.items.get(key)
-        if item is None:
-            return None
-        if item.expires < now:
-            del self.items[key]
-            self._lo = None
+        if item is None or item.expires < now:
             return None
         self.items.move_to_end(key)
         self.hits += 1

@@ -37,6 +37,7 @@ def test_groundtruth_recall(mining_hits: dict[tuple[str, str, str], FlowHit]) ->
     found: Counter[str] = Counter()
     wrong: list[str] = []
     false_pos: list[str] = []
+    no_payload_evidence: list[str] = []
     for row in groundtruth():
         hit = mining_hits.get((row["pcap"], row["client"], row["server"]))
         cls = row["gt_class"]
@@ -44,6 +45,10 @@ def test_groundtruth_recall(mining_hits: dict[tuple[str, str, str], FlowHit]) ->
             total[row["gt_variant"]] += 1
             if hit is not None and str(hit.cls) == want[cls]:
                 found[row["gt_variant"]] += 1
+                visible = row["methods"] or row["user_agent"] or row["agent"]
+                if visible and not {"stratum", "http-mining"} & {str(e) for e in hit.evidence}:
+                    # the protocol was on the wire: it must be named, not only inferred
+                    no_payload_evidence.append(f"{row['pcap']} {row['client']}: {hit.evidence}")
             else:
                 wrong.append(
                     f"{row['pcap']} {row['client']}>{row['server']} {row['gt_variant']}: "
@@ -68,6 +73,7 @@ def test_groundtruth_recall(mining_hits: dict[tuple[str, str, str], FlowHit]) ->
     for fp in false_pos:
         print("  FP", fp)
     assert not wrong, "\n".join(wrong[:30])
+    assert not no_payload_evidence, "\n".join(no_payload_evidence[:30])
     assert not false_pos
 
 
