@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -39,18 +40,22 @@ def main() -> None:
               "a SQLite file in ~/.local/share/minewatch).")  # fmt: skip
 @click.option("--no-store", is_flag=True, help="Do not write hits to the database.")
 @click.option("--blocklist", "blocklists", multiple=True, type=click.Path(dir_okay=False),
-              metavar="FILE", help="Extra plain block list (IP, CIDR, IP:port, domain); repeatable.")  # fmt: skip
+              metavar="FILE",
+              help="Extra plain block list (IP, CIDR, IP:port, domain); repeatable.")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Detection processes; 0 = one per CPU, 1 = scan in this process.")  # fmt: skip
 def scan(
     paths: tuple[str, ...], db_url: str | None, no_store: bool, blocklists: tuple[str, ...],
-    fmt: str, progress: bool | None,
+    fmt: str, progress: bool | None, workers: int,
 ) -> None:  # fmt: skip
     """Scan pcap/pcapng files (or directories of them) for mining connections."""
     from minewatch.lists import ListError, build_matcher
     from minewatch.scanrun import run_scan
+    from pipelines.parallel import WorkerError, default_workers, prestart
 
     files = list(_expand(paths))
     missing = [str(p) for p in files if not p.exists()]
@@ -58,6 +63,10 @@ def scan(
         raise click.UsageError(f"no such file: {', '.join(missing)}")
     if not files:
         raise click.UsageError("no capture files found in the given directories")
+    if workers == 0:
+        workers = default_workers()
+    if workers > 1:
+        prestart()  # the workers' fork server imports while the block list compiles
     try:
         matcher, notes = build_matcher(blocklists)
     except ListError as exc:
@@ -65,8 +74,16 @@ def scan(
     for note in notes:
         click.echo(note, err=True)
     printer = HitPrinter(fmt, sys.stdout)
-    stats = run_scan(files, matcher, printer, None if no_store else db_url, store=not no_store,
-                     progress=sys.stderr.isatty() if progress is None else progress)  # fmt: skip
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    # SIGTERM (service stop) unwinds like Ctrl-C: workers stopped, shared memory unlinked
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        stats = run_scan(files, matcher, printer, None if no_store else db_url,
+                         store=not no_store, workers=workers,
+                         progress=show_progress)  # fmt: skip
+    except WorkerError as exc:
+        printer.close()
+        raise click.ClickException(str(exc)) from exc
     printer.close()
     print_summary(stats, sys.stderr if fmt == "jsonl" else sys.stdout)
     for err in stats.errors:

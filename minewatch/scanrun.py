@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -12,14 +13,19 @@ from blacklist.matcher import Matcher
 from detector.context import DetectContext
 from detector.engine import Sink
 from detector.hits import FlowHit
-from pipelines.scan import Scanner, ScanStats
+from pipelines.parallel import ParallelScanner, default_workers
+from pipelines.scan import Progress, Scanner, ScanStats
 
 
 def run_scan(
     files: Sequence[Path], matcher: Matcher, printer: Sink, db_url: str | None, *,
-    store: bool = True, progress: bool = False,
+    store: bool = True, progress: bool = False, workers: int = 1,
 ) -> ScanStats:  # fmt: skip
-    """Scan files, print each hit and (unless disabled) store it."""
+    """Scan files, print each hit and (unless disabled) store it.
+
+    `workers` > 1 scans with that many detection processes (`pipelines.parallel`), 0 with one
+    per CPU; 1 scans in this process.
+    """
     with ExitStack() as stack:
         sinks: list[Sink] = [printer]
         if store:
@@ -37,13 +43,30 @@ def run_scan(
             bar = stack.enter_context(
                 tqdm(total=total, unit="B", unit_scale=True, desc="scan", leave=False)
             )
-        scanner = Scanner(DetectContext(matcher), sink, bar.update if bar is not None else None)
+        return _scan(files, matcher, sink, bar.update if bar is not None else None, workers)
+
+
+def _scan(
+    files: Sequence[Path], matcher: Matcher, sink: Sink, progress: Progress | None, workers: int,
+    **options: Any,
+) -> ScanStats:  # fmt: skip
+    n = default_workers() if workers == 0 else workers
+    if n == 1:
+        return Scanner(DetectContext(matcher), sink, progress, **options).scan(files)
+    with ParallelScanner(matcher, sink, progress, workers=n, **options) as scanner:
         return scanner.scan(files)
 
 
-def collect_hits(files: Sequence[Path], matcher: Matcher) -> tuple[list[FlowHit], ScanStats]:
-    """Scan without storing; return the hits in report order (for tests and tooling)."""
+def collect_hits(
+    files: Sequence[Path], matcher: Matcher, *, workers: int = 1, **options: Any
+) -> tuple[list[FlowHit], ScanStats]:
+    """Scan without storing; return the hits in report order (for tests and tooling).
+
+    `options` go to the scanner (`chunk_bytes`; for `workers` > 1 also `ring`, `sharder`).
+    """
     hits: list[FlowHit] = []
-    stats = Scanner(DetectContext(matcher), hits.append).scan(files)
-    hits.sort(key=lambda h: (h.source, h.first_ts, h.client_ip, h.client_port, h.server_ip, h.server_port))
+    stats = _scan(files, matcher, hits.append, None, workers, **options)
+    hits.sort(
+        key=lambda h: (h.source, h.first_ts, h.client_ip, h.client_port, h.server_ip, h.server_port)
+    )
     return hits, stats

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from detector.hits import FlowHit
 from pipelines.batch import STATUS_NAMES, PacketBatch
 from pipelines.decoders.packet import LINKTYPE_NAMES, SUPPORTED_LINKTYPES, decode
 from pipelines.flows import FlowTable
-from pipelines.sources.pcapfile import CaptureError, PcapFileSource
+from pipelines.sources.pcapfile import CHUNK_BYTES, CaptureError, PcapFileSource
 
 Progress = Callable[[int], None]
 
@@ -44,22 +44,96 @@ class ScanStats:
         return self.packets / self.seconds if self.seconds > 0 else 0.0
 
 
+class FlowStage:
+    """What happens to every decoded batch of one capture: flow table → engine → ended flows.
+
+    One definition for both scan paths, the in-process `Scanner` and each parallel scan worker
+    (`pipelines.parallel`), so that both decide flows the same way. Flow uids start at
+    `first_uid` (workers number their flows in disjoint ranges, so a uid names one flow across
+    workers, e.g. as the origin of a shared pair-cache entry).
+    """
+
+    def __init__(self, engine: Engine, source: str, first_uid: int = 1) -> None:
+        self.engine = engine
+        self.source = source
+        self.table = FlowTable()
+        self.table.next_uid = first_uid
+
+    def feed(self, batch: PacketBatch, now: float) -> int:
+        """Tag, inspect and end flows for one batch (`now`: its latest packet time); returns the
+        number of new flows."""
+        table, engine = self.table, self.engine
+        slot, direction, new, reused = table.update(batch.packets, batch.records["ts"])
+        engine.process(batch, table, slot, direction, new)
+        engine.finish(reused, self.source)
+        engine.finish(table.expire(now), self.source)
+        return int(new.sum())
+
+    def drain(self) -> None:
+        """End every flow (flows do not span captures)."""
+        self.engine.finish(self.table.drain(), self.source)
+
+
+def read_batches(
+    path: Path, stats: ScanStats, progress: Progress | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Generator[tuple[PacketBatch, float], None, None]:  # fmt: skip
+    """Decoded batches of one capture, each with its latest packet time.
+
+    Counts what it reads into `stats` (packets, bytes, decode statuses; the file and a truncated
+    tail when the generator ends, also when reading fails part-way) and reports bytes read to
+    `progress` after each batch has been consumed.
+    """
+    source = PcapFileSource(path, chunk_bytes)
+    last_bytes = 0
+    try:
+        for chunk in source:
+            if not source.is_pcapng:
+                _check_links(path, source.stats.linktypes)
+            packets = decode(chunk.buf, chunk.records)
+            status = np.bincount(packets["status"], minlength=len(STATUS_NAMES))
+            for code, count in enumerate(status.tolist()):
+                if count:
+                    stats.status[STATUS_NAMES[code]] += count
+            stats.packets += len(packets)
+            stats.bytes += int(chunk.records["caplen"].sum())
+            yield PacketBatch(chunk.buf, chunk.records, packets), float(chunk.records["ts"].max())
+            if progress is not None:
+                progress(source.stats.bytes_read - last_bytes)
+                last_bytes = source.stats.bytes_read
+        _check_links(path, source.stats.linktypes)
+    finally:
+        stats.files += 1
+        if source.stats.truncated_tail:
+            stats.truncated_files += 1
+            stats.status["truncated-tail"] += source.stats.truncated_tail
+
+
+def count_hit(stats: ScanStats, hit: FlowHit) -> None:
+    """Add one hit to the summary counters."""
+    stats.hits += 1
+    stats.by_class[str(hit.cls)] += 1
+    for ev in hit.evidence:
+        stats.by_evidence[str(ev)] += 1
+    stats.by_variant[hit.variant] += 1
+
+
 class Scanner:
     """Scans files one after another with one detection context (memories span files)."""
 
-    def __init__(self, ctx: DetectContext, sink: Sink, progress: Progress | None = None) -> None:
+    def __init__(
+        self, ctx: DetectContext, sink: Sink, progress: Progress | None = None, *,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:  # fmt: skip
         self.ctx = ctx
         self.stats = ScanStats()
         self._sink = sink
         self.engine = Engine(ctx, self._count_and_sink)
         self.progress = progress
+        self.chunk_bytes = chunk_bytes
 
     def _count_and_sink(self, hit: FlowHit) -> None:
-        self.stats.hits += 1
-        self.stats.by_class[str(hit.cls)] += 1
-        for ev in hit.evidence:
-            self.stats.by_evidence[str(ev)] += 1
-        self.stats.by_variant[hit.variant] += 1
+        count_hit(self.stats, hit)
         self._sink(hit)
 
     def scan(self, paths: Iterable[str | Path]) -> ScanStats:
@@ -75,39 +149,14 @@ class Scanner:
         return self.stats
 
     def scan_file(self, path: Path) -> None:
-        source = PcapFileSource(path)
-        table = FlowTable()
-        name = path.name
-        st = self.stats
-        last_bytes = 0
+        batches = read_batches(path, self.stats, self.progress, self.chunk_bytes)
+        stage = FlowStage(self.engine, path.name)
         try:
-            for chunk in source:
-                if not source.is_pcapng:
-                    _check_links(path, source.stats.linktypes)
-                packets = decode(chunk.buf, chunk.records)
-                batch = PacketBatch(chunk.buf, chunk.records, packets)
-                status = np.bincount(packets["status"], minlength=len(STATUS_NAMES))
-                for code, count in enumerate(status.tolist()):
-                    if count:
-                        st.status[STATUS_NAMES[code]] += count
-                st.packets += len(packets)
-                st.bytes += int(chunk.records["caplen"].sum())
-                slot, direction, new, reused = table.update(packets, chunk.records["ts"])
-                st.flows += int(new.sum())
-                self.engine.process(batch, table, slot, direction, new)
-                self.engine.finish(reused, name)
-                now = float(chunk.records["ts"].max())
-                self.engine.finish(table.expire(now), name)
-                if self.progress is not None:
-                    self.progress(source.stats.bytes_read - last_bytes)
-                    last_bytes = source.stats.bytes_read
-            _check_links(path, source.stats.linktypes)
+            for batch, now in batches:
+                self.stats.flows += stage.feed(batch, now)
         finally:
-            self.engine.finish(table.drain(), name)
-            st.files += 1
-            if source.stats.truncated_tail:
-                st.truncated_files += 1
-                st.status["truncated-tail"] += source.stats.truncated_tail
+            batches.close()
+            stage.drain()
 
 
 def _check_links(path: Path, linktypes: set[int]) -> None:
