@@ -221,6 +221,7 @@ class FlowWorker:
         """End the capture: every flow still open is decided now."""
         if self.stage is not None:
             self.stage.drain()
+            self.first_uid = self.stage.table.next_uid  # uids stay unique across captures
             self.stage = None
 
     def absorb(self, knowledge: Knowledge | None) -> None:

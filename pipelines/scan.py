@@ -131,6 +131,7 @@ class Scanner:
         self.engine = Engine(ctx, self._count_and_sink)
         self.progress = progress
         self.chunk_bytes = chunk_bytes
+        self._next_uid = 1
 
     def _count_and_sink(self, hit: FlowHit) -> None:
         count_hit(self.stats, hit)
@@ -150,13 +151,14 @@ class Scanner:
 
     def scan_file(self, path: Path) -> None:
         batches = read_batches(path, self.stats, self.progress, self.chunk_bytes)
-        stage = FlowStage(self.engine, path.name)
+        stage = FlowStage(self.engine, path.name, self._next_uid)
         try:
             for batch, now in batches:
                 self.stats.flows += stage.feed(batch, now)
         finally:
             batches.close()
             stage.drain()
+            self._next_uid = stage.table.next_uid  # uids stay unique across files
 
 
 def _check_links(path: Path, linktypes: set[int]) -> None:
