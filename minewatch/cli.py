@@ -127,3 +127,6 @@ def parse_since(text: str) -> datetime:
         msg = f"not a time: {text!r} (use ISO 8601 like 2024-05-01T12:00Z, or an age like 24h)"
         raise ValueError(msg) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+main.add_command(__import__("minewatch.cli_feeds", fromlist=["feeds"]).feeds)  # `minewatch feeds`

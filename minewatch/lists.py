@@ -1,14 +1,20 @@
-"""Assemble the block list a scan uses: the built-in curated list plus `--blocklist` files."""
+"""Assemble the block list a scan uses: the built-in curated list, the live list version in the
+database (feeds, imports, learned and manual entries; `minewatch feeds`) and `--blocklist` files.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blacklist.builtin import builtin_entries
-from blacklist.entries import Category
+from blacklist.entries import Category, Entry
 from blacklist.matcher import Matcher
 from blacklist.parsers import SourceMeta, parse_path
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # An operator's own list is trusted more than a public feed, less than protocol evidence.
 FILE_CONFIDENCE = 0.8
@@ -18,9 +24,9 @@ class ListError(Exception):
     """A block list file cannot be read at all."""
 
 
-def build_matcher(files: Sequence[str | Path] = ()) -> tuple[Matcher, list[str]]:
-    """Compile the built-in list and plain list files; returns the matcher and notes to show."""
-    entries = list(builtin_entries())
+def file_entries(files: Sequence[str | Path] = ()) -> tuple[list[Entry], list[str]]:
+    """Entries of plain `--blocklist` files, and the notes to show ("N entries, M problems")."""
+    entries: list[Entry] = []
     notes: list[str] = []
     for f in files:
         path = Path(f)
@@ -41,4 +47,83 @@ def build_matcher(files: Sequence[str | Path] = ()) -> tuple[Matcher, list[str]]
             notes.append(f"  line {problem.line}: {problem.reason}: {problem.raw!r}")
         if len(result.problems) > 5:
             notes.append(f"  ... {len(result.problems) - 5} more problems")
-    return Matcher(entries), notes
+    return entries, notes
+
+
+def build_matcher(
+    files: Sequence[str | Path] = (), db_url: str | None = None, *, use_db: bool | None = None
+) -> tuple[Matcher, list[str]]:
+    """Compile the built-in list, the database's live list version and plain list files;
+    returns the matcher and notes to show.
+
+    The database is read when `db_url` is given, or when called from a command with a `--db`
+    option (`minewatch scan`): its value, else the default as for `scan` (`$MINEWATCH_DB`, else
+    the default SQLite file). Library callers without `db_url` get the built-in list and the
+    files only (`use_db` overrides either way). A database without list tables, or a SQLite file
+    that does not exist, adds nothing (and is not created); one that cannot be read is reported
+    in the notes and the scan goes on with the built-in list and the files.
+    """
+    extra, notes = file_entries(files)
+    if use_db is None:
+        db_url, use_db = _command_db(db_url)
+    if not use_db:
+        return Matcher([*builtin_entries(), *extra]), notes
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from blacklist.provider import MatcherProvider
+
+    try:
+        engine = _list_engine(db_url)
+        if engine is None:
+            return Matcher([*builtin_entries(), *extra]), notes
+        try:
+            provider = MatcherProvider(engine, extra)
+            matcher = provider.load()
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        notes.append(
+            f"list database not readable ({type(exc).__name__}): using the built-in list and "
+            "--blocklist files only"
+        )
+        return Matcher([*builtin_entries(), *extra]), notes
+    if provider.version_id is not None:
+        notes.append(provider.describe())
+    return matcher, notes
+
+
+def _command_db(db_url: str | None) -> tuple[str | None, bool]:
+    """(`db_url`, read it?) — from the running click command's `--db` option when not given."""
+    if db_url is not None:
+        return db_url, True
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or "db_url" not in ctx.params:
+        return None, False
+    param = ctx.params["db_url"]
+    return (param if isinstance(param, str) else None), True
+
+
+def _list_engine(db_url: str | None) -> Engine | None:
+    """An engine for reading lists, or None when the database holds none (never creates)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from blacklist.versions import has_schema
+    from store.db import default_url
+
+    url = make_url(db_url or default_url())
+    if url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or not Path(url.database).expanduser().exists()
+    ):
+        return None
+    engine = create_engine(url)
+    try:
+        if has_schema(engine):
+            return engine
+    except BaseException:
+        engine.dispose()
+        raise
+    engine.dispose()
+    return None
