@@ -113,7 +113,7 @@ def tools(venv_bin: Path) -> dict[str, list[str]]:
             "jsonl",
         ],
         "ndpiReader": ["ndpiReader", "-q", "-i"],
-        "tshark": ["tshark", "-n", "-q", "-r"],
+        "tshark": ["tshark", "-n", "-q", "-z", "io,phs", "-r"],  # io,phs: dissect every packet
     }
     return {k: v for k, v in cmds.items() if shutil.which(v[0])}
 

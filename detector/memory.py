@@ -9,12 +9,19 @@ usual case — nothing remembered for these addresses — costs no Python per fl
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from detector.hits import iso
+from pipelines.batch import addr_text
+
 Addr = tuple[int, int]
+# Told about every pool address learned at run time (text, why), e.g. to persist it into the
+# `learned` block-list source (`blacklist.learned.Learner`); the detector itself stays pure.
+OnLearn = Callable[[str, str], None]
 
 
 @dataclass(slots=True)
@@ -35,6 +42,7 @@ class _TimedMap:
         self._lo: npt.NDArray[np.uint64] | None = None
         self.hits = 0
         self.evicted = 0
+        self.on_learn: OnLearn | None = None
 
     def put(self, key: tuple[int, ...], value: Remembered) -> None:
         old = self.items.pop(key, None)
@@ -81,6 +89,8 @@ class PairCache(_TimedMap):
         self, client: Addr, server: Addr, now: float, why: str, variant: str, origin: int
     ) -> None:
         self.put((*client, *server), Remembered(now + self.ttl, why, variant, origin, now))
+        if self.on_learn is not None:
+            self.on_learn(addr_text(*server), f"{why} at {iso(now)}")
 
     def candidates(self, s_lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """Rows whose server low word appears in the cache (then confirm with `lookup`)."""
@@ -102,6 +112,8 @@ class LearnedEndpoints(_TimedMap):
     def learn(self, addr: Addr, now: float, ttl: float, why: str) -> None:
         """Keep at least `min_ttl`: miners reconnect long after the resolver's TTL ran out."""
         self.put(addr, Remembered(now + max(ttl, self.min_ttl), why, since=now))
+        if self.on_learn is not None:
+            self.on_learn(addr_text(*addr), f"{why} at {iso(now)}")
 
     def candidates(self, lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         if not self.items:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from minewatch import __version__
+from minewatch.cli_feeds import feeds
 from minewatch.output import HitPrinter, print_summary
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -68,7 +69,7 @@ def scan(
     if workers > 1:
         prestart()  # the workers' fork server imports while the block list compiles
     try:
-        matcher, notes = build_matcher(blocklists)
+        matcher, notes = build_matcher(blocklists, db_url, use_db=True)
     except ListError as exc:
         raise click.UsageError(str(exc)) from exc
     for note in notes:
@@ -129,4 +130,4 @@ def parse_since(text: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-main.add_command(__import__("minewatch.cli_feeds", fromlist=["feeds"]).feeds)  # `minewatch feeds`
+main.add_command(feeds)

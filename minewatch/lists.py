@@ -56,16 +56,16 @@ def build_matcher(
     """Compile the built-in list, the database's live list version and plain list files;
     returns the matcher and notes to show.
 
-    The database is read when `db_url` is given, or when called from a command with a `--db`
-    option (`minewatch scan`): its value, else the default as for `scan` (`$MINEWATCH_DB`, else
-    the default SQLite file). Library callers without `db_url` get the built-in list and the
-    files only (`use_db` overrides either way). A database without list tables, or a SQLite file
-    that does not exist, adds nothing (and is not created); one that cannot be read is reported
-    in the notes and the scan goes on with the built-in list and the files.
+    The database is read when `db_url` is given or `use_db` is set (`db_url` None then means
+    the default as for `scan`: `$MINEWATCH_DB`, else the default SQLite file); otherwise the
+    built-in list and the files only (what tests and library callers get by default). A
+    database without list tables, or a SQLite file that does not exist, adds nothing (and is
+    not created); one that cannot be read is reported in the notes and the scan goes on with
+    the built-in list and the files.
     """
     extra, notes = file_entries(files)
     if use_db is None:
-        db_url, use_db = _command_db(db_url)
+        use_db = db_url is not None
     if not use_db:
         return Matcher([*builtin_entries(), *extra]), notes
     from sqlalchemy.exc import SQLAlchemyError
@@ -90,19 +90,6 @@ def build_matcher(
     if provider.version_id is not None:
         notes.append(provider.describe())
     return matcher, notes
-
-
-def _command_db(db_url: str | None) -> tuple[str | None, bool]:
-    """(`db_url`, read it?) — from the running click command's `--db` option when not given."""
-    if db_url is not None:
-        return db_url, True
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    if ctx is None or "db_url" not in ctx.params:
-        return None, False
-    param = ctx.params["db_url"]
-    return (param if isinstance(param, str) else None), True
 
 
 def _list_engine(db_url: str | None) -> Engine | None:

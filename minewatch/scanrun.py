@@ -9,10 +9,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from blacklist.allow import AllowIndex
 from blacklist.matcher import Matcher
 from detector.context import DetectContext
 from detector.engine import Sink
 from detector.hits import FlowHit
+from detector.memory import OnLearn
 from pipelines.parallel import ParallelScanner, default_workers
 from pipelines.scan import Progress, Scanner, ScanStats
 
@@ -28,10 +30,17 @@ def run_scan(
     """
     with ExitStack() as stack:
         sinks: list[Sink] = [printer]
+        on_learn: OnLearn | None = None
         if store:
+            from blacklist.learned import Learner
             from store.db import HitWriter, connect
 
-            sinks.append(stack.enter_context(HitWriter(connect(db_url))))
+            db = connect(db_url)
+            sinks.append(stack.enter_context(HitWriter(db)))
+            learner = stack.enter_context(Learner(db, public_only=False))
+
+            def on_learn(addr: str, why: str) -> None:
+                learner.learn(addr, why)
 
         def sink(hit: FlowHit) -> None:
             for s in sinks:
@@ -43,17 +52,27 @@ def run_scan(
             bar = stack.enter_context(
                 tqdm(total=total, unit="B", unit_scale=True, desc="scan", leave=False)
             )
-        return _scan(files, matcher, sink, bar.update if bar is not None else None, workers)
+        return _scan(
+            files, matcher, sink, bar.update if bar is not None else None, workers,
+            on_learn=on_learn,
+        )  # fmt: skip
 
 
 def _scan(
     files: Sequence[Path], matcher: Matcher, sink: Sink, progress: Progress | None, workers: int,
-    **options: Any,
+    on_learn: OnLearn | None = None, **options: Any,
 ) -> ScanStats:  # fmt: skip
+    """Pool addresses learned on the wire (Stratum-confirmed servers, DNS answers for pool
+    names) go to `on_learn` in both paths: in-process from the memories, in parallel from the
+    knowledge the workers report to the parent."""
     n = default_workers() if workers == 0 else workers
     if n == 1:
-        return Scanner(DetectContext(matcher), sink, progress, **options).scan(files)
-    with ParallelScanner(matcher, sink, progress, workers=n, **options) as scanner:
+        ctx = DetectContext(matcher, allow=AllowIndex(matcher.entries))
+        ctx.learned.on_learn = ctx.pairs.on_learn = on_learn
+        return Scanner(ctx, sink, progress, **options).scan(files)
+    with ParallelScanner(
+        matcher, sink, progress, workers=n, on_learn=on_learn, **options
+    ) as scanner:
         return scanner.scan(files)
 
 

@@ -79,11 +79,12 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from blacklist.allow import AllowIndex
 from blacklist.matcher import Matcher
 from detector.context import DetectContext, DetectStats
 from detector.engine import Engine, Sink
-from detector.hits import FlowHit
-from detector.memory import Addr, LearnedEndpoints, PairCache, Remembered
+from detector.hits import FlowHit, iso
+from detector.memory import Addr, LearnedEndpoints, OnLearn, PairCache, Remembered
 from pipelines.batch import (
     PACKET_DTYPE,
     RECORD_DTYPE,
@@ -92,6 +93,7 @@ from pipelines.batch import (
     PacketBatch,
     Packets,
     Records,
+    addr_text,
 )
 from pipelines.scan import FlowStage, Progress, ScanStats, count_hit, read_batches
 from pipelines.shard import MAX_SHARDS, Sharder, Shards, shard_packets
@@ -200,7 +202,9 @@ class FlowWorker:
         self.index = index
         self.learned = SharedLearned()
         self.pairs = SharedPairs()
-        self.ctx = DetectContext(matcher, pairs=self.pairs, learned=self.learned)
+        self.ctx = DetectContext(
+            matcher, pairs=self.pairs, learned=self.learned, allow=AllowIndex(matcher.entries)
+        )
         self.hits: list[FlowHit] = []
         self.engine = Engine(self.ctx, self.hits.append)
         self.first_uid = (index << UID_SHIFT) + 1
@@ -482,7 +486,9 @@ class ParallelScanner:
         sharder: Sharder = shard_packets,
         start_method: StartMethod | None = None,
         stall_timeout: float | None = STALL_TIMEOUT,
+        on_learn: OnLearn | None = None,
     ) -> None:  # fmt: skip
+        self.on_learn = on_learn
         if not 1 <= workers <= MAX_SHARDS:
             raise ValueError(f"workers must be in 1..{MAX_SHARDS}, not {workers}")
         self.matcher = matcher
@@ -747,6 +753,11 @@ class ParallelScanner:
             self._sink(hit)
 
     def _share(self, source: _Worker, knowledge: Knowledge | None) -> None:
+        if knowledge and self.on_learn is not None:
+            for addr, item in knowledge.learned:
+                self.on_learn(addr_text(*addr), f"{item.why} at {iso(item.since)}")
+            for key, item in knowledge.pairs:
+                self.on_learn(addr_text(key[2], key[3]), f"{item.why} at {iso(item.since)}")
         if knowledge:
             for w in self._workers:
                 if w is not source:
