@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,29 @@ def groundtruth() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def shared() -> Path:
     return need_shared()
+
+
+PG_URL = os.environ.get("MINEWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def pg_schema_url(prefix: str = "t") -> Iterator[str]:
+    """A URL to a fresh schema on the real PostgreSQL server, dropped afterwards; skips loudly
+    (pytest.skip) when no server answers."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL at {PG_URL} ({type(exc).__name__})")
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'create schema "{schema}"'))
+    try:
+        yield PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop schema "{schema}" cascade'))
+        admin.dispose()

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from detector.base import EvidenceKind, HitClass
 from detector.hits import FlowHit
 from store.db import HitWriter, connect, iter_hits
-
-PG_URL = os.environ.get("MINEWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.conftest import pg_schema_url
 
 
 def _hit(i: int) -> FlowHit:
@@ -44,24 +40,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         yield connect(f"sqlite:///{tmp_path / 'h.db'}")
         return
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:
-        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL at {PG_URL} ({type(exc).__name__})")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    url = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
-    eng = connect(url)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
+    with pg_schema_url("t") as url:
+        eng = connect(url)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
 
 
 def test_roundtrip_and_since(engine: Engine) -> None:

@@ -3,18 +3,17 @@ loudly when none answers), a loopback feed server, a settable clock, the shared 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 import store.listmodels  # noqa: F401  (list tables in the metadata before connect)
 from blacklist.versions import ensure_schema
 from store.db import connect
+from tests.conftest import pg_schema_url
 
-from .support import PG_URL, Clock, Database, FeedServer, feeds_dir
+from .support import Clock, Database, FeedServer, feeds_dir
 
 
 @pytest.fixture
@@ -31,25 +30,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         yield Database(eng, url, "sqlite")
         eng.dispose()
         return
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:
-        pytest.skip(f"SKIPPED LOUDLY: no PostgreSQL at {PG_URL} ({type(exc).__name__})")
-    schema = f"f_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create schema "{schema}"'))
-    url = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
-    eng = connect(url)
-    ensure_schema(eng)
-    try:
-        yield Database(eng, url, "postgresql")
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
+    with pg_schema_url("f") as url:
+        eng = connect(url)
+        ensure_schema(eng)
+        try:
+            yield Database(eng, url, "postgresql")
+        finally:
+            eng.dispose()
 
 
 @pytest.fixture

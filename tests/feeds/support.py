@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-PG_URL = os.environ.get("MINEWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "feeds"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 EXE = shutil.which("minewatch", path=str(Path(sys.executable).parent)) or "minewatch"
