@@ -8,6 +8,11 @@
 - `columns`: entries as numpy columns and precedence ranks (the input of the indexes).
 - `intervals`: the numpy longest-prefix index under the matcher.
 
-Later (the feed service): sources as data, versioned snapshots, "a refresh never makes the
-list worse", hot reload. A matcher is built once per version and swapped, never mutated.
+The feed service:
+- `sources` (+ `sources.yaml`): the source index as data; `fetch`: conditional HTTP(S) with a
+  cache, retries and limits; `service` / `health`: refreshes that never make the list worse.
+- `versions` / `history`: immutable list versions (entry validity intervals) and diffs.
+- `allow`: allowlist index and the exported block list; `learned`: run-time and analyst entries.
+- `provider`: compiles the live version into a matcher and hot-swaps it into running pipelines.
+A matcher is built once per version and swapped, never mutated.
 """
