@@ -23,6 +23,7 @@ install: $(STAMP) ## Create .venv and install minewatch with its dev tools
 	@$(PY) -c "import pipelines.scan" && echo "minewatch installed in $(VENV)"
 
 demo: $(STAMP) ## Install, then scan the bundled samples and print the hits
+	@rm -f demo.db  # a fresh demo database each time (scans also teach the learned list)
 	$(VENV)/bin/minewatch scan --db sqlite:///$(CURDIR)/demo.db --blocklist samples/blocklist.txt samples/
 	@echo
 	@echo "Stored hits (minewatch hits --db sqlite:///$(CURDIR)/demo.db):"
