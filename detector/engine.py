@@ -23,9 +23,11 @@ from pipelines.batch import PacketBatch
 from pipelines.flows import Flows, FlowTable
 
 Sink = Callable[[FlowHit], None]
-# checked when a flow appears / again when it ends (what was learned meanwhile)
+# checked when a flow appears / again when it ends (what was learned meanwhile); weak
+# decorations (the port prior) only for ended flows that have other evidence
 ON_NEW = ("ip-list", "dns-learned", "pair-cache")
-ON_END = ("dns-learned", "pair-cache", "port-only")
+ON_END = ("dns-learned", "pair-cache")
+DECORATE = ("port-only",)
 
 
 ENDPOINT_ONLY = frozenset(
@@ -58,6 +60,7 @@ class Engine:
         self.states: dict[int, FlowState] = {}
         self.on_new: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_NEW]
         self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
+        self.decorate: list[FlowDetector] = [FLOW_DETECTORS[n] for n in DECORATE]
 
     def _state(self, uid: int) -> FlowState:
         st = self.states.get(uid)
@@ -92,7 +95,6 @@ class Engine:
         slots = slot[cand].tolist()
         uids = cols["uid"][slot[cand]].tolist()
         rows = zip(
-            cand.tolist(),
             slots,
             uids,
             (direction[cand] == 0).tolist(),
@@ -105,7 +107,7 @@ class Engine:
             strict=True,
         )
         buf = batch.buf
-        for _i, s, uid, from_client, proto, sport, dport, t, off, length in rows:
+        for s, uid, from_client, proto, sport, dport, t, off, length in rows:
             st = self._state(uid)
             if st.done:  # decided earlier in this batch
                 continue
@@ -145,6 +147,11 @@ class Engine:
         for row, uid in enumerate(flows["uid"].tolist()):
             if uid in states:
                 by_row[row] = states.pop(uid)
+        if by_row and self.decorate:
+            rows = np.array(sorted(by_row), dtype=np.intp)
+            for det in self.decorate:
+                for i, ev in det.check(self.ctx, flows[rows], now):
+                    extra.setdefault(int(rows[i]), []).append(ev)
         for row in sorted(by_row):
             st = by_row[row]
             more = extra.get(row)

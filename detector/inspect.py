@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from blacklist.entries import Category
 from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
 from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
+from detector.prefilter import DNS_PORTS
 from detector.signatures import FAMILIES, family_of
 from pipelines.batch import addr_words
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 STREAM_CAP = 4096  # enough for the first few JSON-RPC messages of a direction
 TLS_CAP = MAX_HELLO_LEN + 2048  # a whole ClientHello plus its record headers
-DNS_PORTS = frozenset({53, 5353, 5355})
 CONFIRMING = frozenset({EvidenceKind.STRATUM, EvidenceKind.HTTP_MINING, EvidenceKind.SNI})
 CONFIRM_MIN = (
     0.9  # weaker matches (a lone pool error reply, a miner UA) do not enter the pair cache

@@ -15,16 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.signatures.coinp2p import BTC_MAGIC, LEVIN_SIGNATURE
+from detector.signatures.http_mining import HTTP_HEADS
 from pipelines.batch import ST_OK, U8, Packets
 from pipelines.flows import Flows
 
 BUDGET = 8  # payload packets per direction offered to inspection
 DNS_PORTS = (53, 5353, 5355)
 
-_HTTP_WORDS = np.array(
-    [int.from_bytes(h, "big") for h in (b"POST", b"GET ", b"HTTP", b"PUT ", b"HEAD", b"OPTI")],
-    dtype=np.uint32,
-)
+_HTTP_WORDS = np.array(sorted({int.from_bytes(h[:4], "big") for h in HTTP_HEADS}), dtype=np.uint32)
 _BTC_WORDS = np.array([int.from_bytes(m[:4], "big") for m in BTC_MAGIC], dtype=np.uint32)
 _LEVIN = np.frombuffer(LEVIN_SIGNATURE, dtype=np.uint8).copy()
 

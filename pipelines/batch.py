@@ -92,11 +92,6 @@ class PacketBatch:
     def __len__(self) -> int:
         return len(self.packets)
 
-    def payload(self, i: int) -> bytes:
-        """Copy one packet's payload (only for candidates)."""
-        off = int(self.packets["payload_off"][i])
-        return self.buf[off : off + int(self.packets["payload_len"][i])].tobytes()
-
 
 def addr_text(hi: int, lo: int) -> str:
     """Render one 128-bit address column pair as text (IPv4-mapped → dotted quad)."""

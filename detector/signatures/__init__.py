@@ -12,7 +12,7 @@ from detector.signatures.coinp2p import BitcoinP2PSignature, MoneroLevinSignatur
 from detector.signatures.cryptonote import CryptoNoteSignature
 from detector.signatures.ethereum_p2p import EthereumDiscv4Signature, EthereumRlpxSignature
 from detector.signatures.ethproxy import EthProxySignature
-from detector.signatures.http_mining import HttpMiningSignature
+from detector.signatures.http_mining import HTTP_HEADS, HttpMiningSignature
 from detector.signatures.stratum import StratumSignature
 
 SIGNATURES: dict[str, Signature] = {
@@ -37,7 +37,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "other": ("stratum", "ethproxy", "cryptonote", "bitcoin-p2p", "monero-levin",
               "ethereum-rlpx", "ethereum-discv4"),
 }  # fmt: skip
-_HTTP_STARTS = (b"GET ", b"POST", b"HTTP", b"PUT ", b"HEAD", b"OPTI", b"DELE")
+_HTTP_STARTS = frozenset(h[:4] for h in HTTP_HEADS)
 
 
 def family_of(data: bytes) -> str:

@@ -58,7 +58,8 @@ MINER_AGENTS = frozenset(
 )  # fmt: skip
 
 # How a request line or a status line can start.
-_HEADS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"DELETE ", b"HTTP/1.")
+# how an HTTP message can start; the prefilter and the family dispatch use the first 4 bytes
+HTTP_HEADS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"DELETE ", b"HTTP/1.")
 _REQUEST_LINE = re.compile(rb"[A-Z]{3,7} [!-~]{1,2048} HTTP/1\.[01]\r?$")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-5][0-9][0-9]( [ -~\t]{0,256})?\r?$")
 _COMMENT = re.compile(r"\([^()]{0,512}\)")
@@ -262,6 +263,6 @@ class HttpMiningSignature:
             return NEED_MORE if transport in self.transports else EXCLUDE
         if data[:1] not in b"GPHOD":
             return EXCLUDE
-        if not data.startswith(_HEADS):
-            return NEED_MORE if any(h.startswith(data) for h in _HEADS) else EXCLUDE
+        if not data.startswith(HTTP_HEADS):
+            return NEED_MORE if any(h.startswith(data) for h in HTTP_HEADS) else EXCLUDE
         return inspect_http(data)
