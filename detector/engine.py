@@ -18,7 +18,7 @@ from detector.context import DetectContext
 from detector.flowlevel import FLOW_DETECTORS, FlowDetector
 from detector.hits import FlowHit, build_hit, flow_dict
 from detector.inspect import FlowState, inspect_packet
-from detector.prefilter import select
+from detector.prefilter import BUDGET, select
 from pipelines.batch import PacketBatch
 from pipelines.flows import Flows, FlowTable
 
@@ -114,6 +114,8 @@ class Engine:
             payload = buf[off : off + length].tobytes()
             confirmed = inspect_packet(self.ctx, st, payload, from_client, proto, sport, dport, t)
             cols["pending"][s] = st.pending
+            for fc in st.finished:  # nothing left to ask in that direction: spend its budget
+                cols["seen_c2s" if fc else "seen_s2c"][s] = BUDGET
             if st.done:
                 cols["done"][s] = 1
                 st.streams[0].clear()

@@ -16,7 +16,6 @@ import numpy as np
 from blacklist.builtin import port_prior
 from blacklist.entries import Category
 from detector.base import Evidence, EvidenceKind, HitClass
-from detector.hits import iso
 from pipelines.flows import Flows
 
 if TYPE_CHECKING:
@@ -128,7 +127,7 @@ class PairCacheCheck:
                             0.9,
                             HitClass.MINING,
                             item.variant,
-                            {"pair_confirmed_by": f"{item.why} at {iso(item.since)}"},
+                            {"pair_confirmed_by": item.label()},
                         ),
                     )
                 )

@@ -31,6 +31,13 @@ class Remembered:
     variant: str = ""
     origin: int = 0  # uid of the flow that taught us this (it is not evidence for itself)
     since: float = 0.0  # packet time it was learned
+    _label: str = ""
+
+    def label(self) -> str:
+        """ "<why> at <since>", formatted once: every later flow of the pair quotes it."""
+        if not self._label:
+            self._label = f"{self.why} at {iso(self.since)}"
+        return self._label
 
 
 class _TimedMap:

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.signatures.coinp2p import BTC_MAGIC, LEVIN_SIGNATURE
+from detector.signatures.ethereum_p2p import DISCV4_HEADER, DISCV4_TYPES
 from detector.signatures.http_mining import HTTP_HEADS
 from pipelines.batch import ST_OK, U8, Packets
 from pipelines.flows import Flows
@@ -24,6 +25,8 @@ DNS_PORTS = (53, 5353, 5355)
 
 _HTTP_WORDS = np.array(sorted({int.from_bytes(h[:4], "big") for h in HTTP_HEADS}), dtype=np.uint32)
 _BTC_WORDS = np.array([int.from_bytes(m[:4], "big") for m in BTC_MAGIC], dtype=np.uint32)
+DISCV4_LAST_TYPE = max(DISCV4_TYPES)
+assert sorted(DISCV4_TYPES) == list(range(1, DISCV4_LAST_TYPE + 1))
 _LEVIN = np.frombuffer(LEVIN_SIGNATURE, dtype=np.uint8).copy()
 
 
@@ -69,8 +72,13 @@ def _plausible(buf, off, length, proto, sport, dport, http, btc, levin):  # type
             return True
         if length == 307 and b0 == 4:
             return True
-    elif length >= 98:  # discv4 datagrams (hash + signature + type) are at least this long
-        return True
+    elif length > DISCV4_HEADER:
+        # discv4: hash(32) signature(65, recovery id 0/1) type(1..6) then an RLP list
+        return (
+            buf[off + 96] <= 1
+            and 1 <= buf[off + 97] <= DISCV4_LAST_TYPE
+            and buf[off + DISCV4_HEADER] >= 0xC0
+        )
     return False
 
 

@@ -210,13 +210,20 @@ def _drop_keys(keys, cols, slots):  # type: ignore[no-untyped-def]
         f.uid = 0
 
 
+@nb.njit(cache=True)
+def _new_keys():  # type: ignore[no-untyped-def]
+    """An empty key → slot map, built in compiled code: `Dict.empty` called from Python compiles
+    the dict's methods at every start-up (~0.4 s), a cached kernel loads them from disk."""
+    return Dict.empty(key_type=KEY_TYPE, value_type=types.int64)
+
+
 class FlowTable:
     """Columnar flow table; `update` tags a batch, `expire`/`drain` hand back ended flows."""
 
     def __init__(
         self, capacity: int = 1 << 16, idle_timeout: float = 300.0, closed_timeout: float = 30.0
     ) -> None:
-        self.keys = Dict.empty(key_type=KEY_TYPE, value_type=types.int64)
+        self.keys = _new_keys()
         self.cols = np.zeros(capacity, dtype=FLOW_DTYPE)
         self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
         self.free_top = capacity

@@ -83,7 +83,7 @@ from blacklist.allow import AllowIndex
 from blacklist.matcher import Matcher
 from detector.context import DetectContext, DetectStats
 from detector.engine import Engine, Sink
-from detector.hits import FlowHit, iso
+from detector.hits import FlowHit
 from detector.memory import Addr, LearnedEndpoints, OnLearn, PairCache, Remembered
 from pipelines.batch import (
     PACKET_DTYPE,
@@ -755,9 +755,9 @@ class ParallelScanner:
     def _share(self, source: _Worker, knowledge: Knowledge | None) -> None:
         if knowledge and self.on_learn is not None:
             for addr, item in knowledge.learned:
-                self.on_learn(addr_text(*addr), f"{item.why} at {iso(item.since)}")
+                self.on_learn(addr_text(*addr), item.label())
             for key, item in knowledge.pairs:
-                self.on_learn(addr_text(key[2], key[3]), f"{item.why} at {iso(item.since)}")
+                self.on_learn(addr_text(key[2], key[3]), item.label())
         if knowledge:
             for w in self._workers:
                 if w is not source:
