@@ -143,28 +143,29 @@ class Engine:
         for det in self.on_end:
             for row, ev in det.check(self.ctx, flows, now):
                 extra.setdefault(row, []).append(ev)
-        hits = 0
         states = self.states
-        by_row: dict[int, FlowState | None] = dict.fromkeys(extra)
+        by_row: dict[int, list[Evidence]] = {}
         for row, uid in enumerate(flows["uid"].tolist()):
-            if uid in states:
-                by_row[row] = states.pop(uid)
-        if by_row and self.decorate:
-            rows = np.array(sorted(by_row), dtype=np.intp)
-            for det in self.decorate:
-                for i, ev in det.check(self.ctx, flows[rows], now):
-                    extra.setdefault(int(rows[i]), []).append(ev)
-        for row in sorted(by_row):
-            st = by_row[row]
+            st = states.pop(uid, None)
             more = extra.get(row)
+            if st is None and more is None:
+                continue
             evidence = list(st.evidence) if st is not None else []
             if st is not None and not evidence:
                 evidence.extend(st.provisional.values())  # the more bytes never came
             for ev in more or ():
                 if not any(e.kind == ev.kind for e in evidence):
                     evidence.append(ev)
-            if all(e.weak for e in evidence):
-                continue
+            if not all(e.weak for e in evidence):
+                by_row[row] = evidence
+        if by_row and self.decorate:  # weak decorations only for flows that are hits anyway
+            rows = np.fromiter(by_row, dtype=np.intp, count=len(by_row))
+            for det in self.decorate:
+                for i, ev in det.check(self.ctx, flows[rows], now):
+                    by_row[int(rows[i])].append(ev)
+        hits = 0
+        for row in sorted(by_row):
+            evidence = by_row[row]
             f = flow_dict(flows[row])
             if f["data_c2s"] + f["data_s2c"] == 0 and not _payload_evidence(evidence):
                 if f["pkts_c2s"] + f["pkts_s2c"] < 2:

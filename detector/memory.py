@@ -56,10 +56,11 @@ class _TimedMap:
         if old is not None and old.expires > value.expires:
             value.expires = old.expires
         self.items[key] = value
+        if old is None:  # a refreshed key keeps the membership array valid (no rebuild)
+            self._lo = None
         while len(self.items) > self.size:
             self.items.popitem(last=False)
             self.evicted += 1
-        self._lo = None
 
     def get(self, key: tuple[int, ...], now: float) -> Remembered | None:
         """The entry if it had not expired by `now`.

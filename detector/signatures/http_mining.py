@@ -45,6 +45,10 @@ MINING_HEADERS: dict[str, float] = {
     "x-roll-ntime": 0.85,
 }
 USER_AGENT = 0.7
+# The headers the verdict reads (the rest of a request is skipped without decoding).
+_WANTED = frozenset(
+    h.encode() for h in (*MINING_HEADERS, "user-agent", "content-length", "content-type")
+)
 # Product names of mining software, lower case, as they appear in a User-Agent token.
 MINER_AGENTS = frozenset(
     {
@@ -198,8 +202,9 @@ def inspect_http(data: bytes) -> Verdict:
     for line in lines[1 : MAX_HEADERS + 1]:
         name, colon, value = line.partition(b":")
         if colon:
-            key = name.strip().lower().decode("latin-1")
-            headers.setdefault(key, value.strip().decode("latin-1"))
+            key = name.strip().lower()
+            if key in _WANTED:  # decode only the headers the verdict reads
+                headers.setdefault(key.decode("latin-1"), value.strip().decode("latin-1"))
     detail: dict[str, Any] = {}
     confidence = 0.0
     found = sorted(h for h in headers if h in MINING_HEADERS)
