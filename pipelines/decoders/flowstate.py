@@ -85,6 +85,7 @@ class FlowState:
         self.samplers: dict[tuple[int, int], int] = {}  # (slot, sampler id) -> rate
         self._samp: tuple[I64, U64, I64] | None = None
         self.held = HeldSets(self.counters, hold_seconds, hold_bytes)
+        self.batches = 0  # decode calls so far (tells held sets of this call from older ones)
 
     # -- exporters and streams --------------------------------------------------------------
     def exporter_id(self, address: str) -> int:

@@ -9,6 +9,7 @@ keep a misbehaving exporter from growing the collector without limit.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipelines.decoders.flowrec import DecodeStats
@@ -24,6 +25,8 @@ class HeldSet:
     export_secs: int
     uptime: int  # v9 sysUptime ms of the datagram, -1 for IPFIX
     arrived: float
+    batch: int  # the decode call it arrived in, and its set index there: which template
+    index: int  # that arrived later in the same call is the first to apply to it
 
 
 class HeldSets:
@@ -59,17 +62,27 @@ class HeldSets:
         while self._fifo and now - self._fifo[0].arrived > self.max_age:
             self._pop(dropped=False)
 
-    def take(self, keys: set[tuple[int, int]]) -> list[HeldSet]:
-        """Remove and return, in arrival order, the held sets of `keys`."""
-        keys = {k for k in keys if k in self._keys}
-        if not keys:
+    def take(
+        self, keys: set[tuple[int, int]], choose: Callable[[HeldSet], int | None]
+    ) -> list[tuple[HeldSet, int]]:
+        """Remove and return, in arrival order, the held sets of `keys` for which `choose`
+        finds a layout (the others stay held)."""
+        if not any(k in self._keys for k in keys):
             return []
-        taken = [h for h in self._fifo if (h.slot, h.tid) in keys]
-        self._fifo = deque(h for h in self._fifo if (h.slot, h.tid) not in keys)
-        for h in taken:
+        taken: list[tuple[HeldSet, int]] = []
+        kept: deque[HeldSet] = deque()
+        for h in self._fifo:
+            lay = choose(h) if (h.slot, h.tid) in keys else None
+            if lay is None:
+                kept.append(h)
+                continue
+            taken.append((h, lay))
             self.bytes -= len(h.data)
-        for k in keys:
-            del self._keys[k]
+            key = (h.slot, h.tid)
+            self._keys[key] -= 1
+            if not self._keys[key]:
+                del self._keys[key]
+        self._fifo = kept
         return taken
 
     def _pop(self, dropped: bool) -> None:

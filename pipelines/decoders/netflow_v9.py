@@ -57,6 +57,8 @@ def _decode(
     state: FlowState, buf: U8, d_off: I64, d_len: I64, d_exp: U32, now: float
 ) -> FlowRecords:
     state.compact()
+    state.batches += 1
+    batch = state.batches
     state.held.expire(now)
     n = len(d_off)
     d_ver = np.empty(n, np.int64)
@@ -85,7 +87,7 @@ def _decode(
     base_keys, base_lay = state.lookup_arrays()  # templates as they were before this batch
     ev_keys: list[int] = []
     ev_lay: list[int] = []
-    learned: set[tuple[int, int]] = set()
+    changes: dict[tuple[int, int], list[tuple[int, int]]] = {}  # key -> [(set index, layout)]
     is_tmpl = live & (((s_ver == 9) & (s_id <= 1)) | ((s_ver == 10) & ((s_id == 2) | (s_id == 3))))
     for s in np.flatnonzero(is_tmpl).tolist():
         slot, ver, sid, dg = int(s_slot[s]), int(s_ver[s]), int(s_id[s]), int(s_dg[s])
@@ -104,7 +106,7 @@ def _decode(
             for tid in changed:
                 ev_keys.append((((slot << 16) | tid) << SET_BITS) | (s + 1))
                 ev_lay.append(-1 if lay is None else lay)
-                learned.add((slot, tid))
+                changes.setdefault((slot, tid), []).append((s, -1 if lay is None else lay))
 
     data = np.flatnonzero(live & (s_id >= 256))
     s_lay = _lookup(base_keys, base_lay, ev_keys, ev_lay, (s_slot[data] << 16) | s_id[data], data)
@@ -120,7 +122,9 @@ def _decode(
         d_unknown[dg] = True
         body = bytes(buf[s_off[s] : s_off[s] + s_len[s]])
         state.held.hold(
-            HeldSet(int(s_slot[s]), int(s_id[s]), body, int(d_secs[dg]), int(d_up[dg]), now)
+            HeldSet(
+                int(s_slot[s]), int(s_id[s]), body, int(d_secs[dg]), int(d_up[dg]), now, batch, s
+            )
         )
     for k in np.flatnonzero(is_opt).tolist():
         s = data[k]
@@ -170,7 +174,7 @@ def _decode(
             slots["restarts"],
         )
     state.counters.malformed_datagrams += int(np.count_nonzero(d_bad))
-    late = decode_held(state, learned)
+    late = decode_held(state, changes, batch)
     return np.concatenate((out, late)) if len(late) else out
 
 
@@ -260,15 +264,22 @@ def _options(state: FlowState, slot: int, tmpl: Template, body: bytes) -> tuple[
     return len(recs), bad
 
 
-def decode_held(state: FlowState, keys: set[tuple[int, int]]) -> FlowRecords:
-    """Decode the held sets whose template is now known (each as its own pseudo-datagram)."""
-    held = state.held.take({k for k in keys if k in state.live})
+def decode_held(
+    state: FlowState, changes: dict[tuple[int, int], list[tuple[int, int]]], batch: int
+) -> FlowRecords:
+    """Decode the held sets whose template arrived in this call, each with the first layout
+    sent after it (as if datagrams had been decoded one at a time), as its own pseudo-datagram."""
+
+    def choose(h: HeldSet) -> int | None:
+        after = h.index if h.batch == batch else -1
+        return next((lay for s, lay in changes[(h.slot, h.tid)] if s > after and lay >= 0), None)
+
+    held = state.held.take(set(changes), choose)
     if not held:
         return empty_records()
     state.counters.held_sets_decoded += len(held)
     lays, datas, metas = [], [], []
-    for h in held:
-        lay = state.live[(h.slot, h.tid)]
+    for h, lay in held:
         tmpl = state.table.layouts[lay]
         if tmpl.options:
             _options(state, h.slot, tmpl, h.data[4:])
