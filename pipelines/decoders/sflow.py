@@ -247,7 +247,7 @@ def decode_datagrams(
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     n = len(offsets)
-    if isinstance(ts, float | int):
+    if np.ndim(ts) == 0:
         times = np.full(n, ts, dtype=np.float64)
     else:
         times = np.ascontiguousarray(ts, dtype=np.float64)

@@ -127,6 +127,16 @@ def test_header_protocols_map_to_link_types() -> None:
     assert stats.packets == 3
 
 
+def test_read_only_buffer_and_numpy_scalar_time() -> None:
+    raw = b"".join(seqs(1, 2))
+    buf = np.frombuffer(raw, dtype=np.uint8)  # read-only, as np.frombuffer(bytes) gives
+    off = np.array([0, len(raw) // 2])
+    length = np.array([len(raw) // 2] * 2)
+    batch = decode_datagrams(buf, off, length, np.float64(7.5), SflowState(), SflowStats())
+    assert batch.chunk.records["ts"].tolist() == [7.5, 7.5]
+    assert (batch.packet_batch().packets["dport"] == 3333).all()
+
+
 def test_receive_time_per_datagram() -> None:
     buf, off, length = pack(seqs(1, 2, 3))
     ts = np.array([10.0, 20.0, 30.0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.batch import ST_OK, PacketBatch, addr_words
+from pipelines.batch import RECORD_DTYPE, ST_OK, PacketBatch, addr_words
 from pipelines.decoders.sflow import SflowBatch, SflowState, SflowStats, decode_datagrams, pack
 
 from . import xdr
@@ -148,3 +148,56 @@ def test_raw_ip_headers(cgminer: list[Frame], protocol: int, linktype: int) -> N
     for col in COLUMNS:
         assert np.array_equal(pb.packets[col], orig[col]), col
     assert (pb.packets["status"] == ST_OK).all()
+
+
+def _engine_hits(batches: list[PacketBatch]) -> list[tuple[int, int, tuple[str, ...], str, int]]:
+    from blacklist.matcher import Matcher
+    from detector.context import DetectContext
+    from detector.engine import Engine
+    from detector.hits import FlowHit
+    from pipelines.scan import FlowStage
+
+    hits: list[FlowHit] = []
+    stage = FlowStage(Engine(DetectContext(Matcher([])), hits.append), "test")
+    for pb in batches:
+        stage.feed(pb, float(pb.records["ts"].max()))
+    stage.drain()
+    return sorted(
+        (h.client_port, h.server_port, tuple(map(str, h.evidence)), h.variant, h.packets)
+        for h in hits
+    )
+
+
+@pytest.mark.parametrize("max_header", [1 << 16, 128])
+def test_engine_hits_on_sampled_packets(bitcoin_mining: list[Frame], max_header: int) -> None:
+    """The whole detection path (flow table, prefilter, signatures, pair cache) on sFlow
+    packets, against the same path on the capture: identical hits when the agent sends whole
+    frames; with switch-like 128-byte headers the Stratum subscriptions are still found."""
+    frames = [f.data for f in bitcoin_mining]
+    times = np.array([f.ts for f in bitcoin_mining])
+    datagrams = wrap(frames, max_header=max_header, per_datagram=1)
+    sampled = []
+    for i in range(0, len(datagrams), 16):  # batches, as the receive loop hands them over
+        buf, off, length = pack(datagrams[i : i + 16])
+        batch = decode_datagrams(buf, off, length, times[i : i + 16], SflowState(), SflowStats())
+        sampled.append(batch.packet_batch())
+    got = _engine_hits(sampled)
+    captured = []
+    for i in range(0, len(frames), 16):
+        buf, packets = decode_frames(frames[i : i + 16])
+        recs = np.zeros(len(packets), dtype=RECORD_DTYPE)
+        recs["caplen"] = recs["wirelen"] = [len(f) for f in frames[i : i + 16]]
+        recs["off"] = np.concatenate([[0], np.cumsum(recs["caplen"][:-1].astype(np.int64))])
+        recs["ts"], recs["linktype"] = times[i : i + 16], 1
+        captured.append(PacketBatch(buf, recs, packets))
+    expected = _engine_hits(captured)
+    stratum = {h[0] for h in expected if "stratum" in h[2]}
+    assert len(stratum) >= 3
+    if max_header > 1500:
+        assert got == expected
+    else:
+        assert {h[0] for h in got if "stratum" in h[2]} >= {53288, 50520, 53310}
+        # nothing the capture would not report; the HTTP getwork headers past byte 128 are gone,
+        # so a few pair-cache flows that hang on them are missed (13 of 15 flows found)
+        assert {h[0] for h in got} <= {h[0] for h in expected}
+        assert len({h[0] for h in got}) >= len({h[0] for h in expected}) - 2
