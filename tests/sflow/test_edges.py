@@ -419,3 +419,10 @@ def test_stats_items_are_bounded_and_complete() -> None:
     assert {"datagrams", "lost_datagrams", "samples", "flow_records", "drops"} <= names
     assert ("samples", {"kind": "flow"}, 2) in items
     assert ("flow_records", {"format": "sampled-header"}, 2) in items
+
+
+def test_known_flow_formats_agree_with_the_kernel() -> None:
+    """The kernel counts as unknown exactly the enterprise-0 formats FLOW_FORMATS lacks."""
+    from pipelines.decoders.sflow import FLOW_FORMATS
+
+    assert set(FLOW_FORMATS) == {*range(1, 5), *range(1001, 1013)}
