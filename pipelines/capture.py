@@ -38,81 +38,28 @@ import os
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
 from blacklist.matcher import Matcher
-from detector.context import DetectStats
 from detector.engine import Sink
 from detector.hits import FlowHit, iso
 from detector.memory import OnLearn
 from pipelines.batch import addr_text
-from pipelines.capture_worker import WorkerSpec, WorkerStats, capture_worker_main
+from pipelines.capture_stats import CaptureStats, WorkerStats
+from pipelines.capture_worker import WorkerSpec, capture_worker_main
 from pipelines.parallel import Knowledge, StartMethod, WorkerError, merge_detect_stats, mp_context
-from pipelines.scan import ScanStats, count_hit
-from pipelines.sources.afpacket import RingConfig, RingError, RingStats, iface_linktype
+from pipelines.scan import count_hit
+from pipelines.sources.afpacket import RingConfig, RingError, iface_linktype
 from pipelines.sources.bpf import compile_filter
 
 MAX_WORKERS = 256  # PACKET_FANOUT_MAX: members of one fanout group
 READY_TIMEOUT = 120.0  # seconds for the workers to load and open their rings
 STOP_TIMEOUT = 120.0  # seconds for the workers to finish their rings and drain their flows
-
-
-@dataclass(slots=True)
-class CaptureStats:
-    """Everything a capture counts: per worker (`WorkerStats`, ring and kernel counters
-    included), the scan-style summary of packets and hits, and the detectors' counters."""
-
-    iface: str
-    workers: dict[int, WorkerStats] = field(default_factory=dict)
-    summary: ScanStats = field(default_factory=ScanStats)
-    detect: DetectStats = field(default_factory=DetectStats)
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    def ring_totals(self) -> RingStats:
-        """Ring and kernel counters summed over the workers."""
-        out = RingStats()
-        for ws in self.workers.values():
-            for f in fields(RingStats):
-                setattr(out, f.name, getattr(out, f.name) + getattr(ws.ring, f.name))
-        return out
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values (for logs, status files and tests)."""
-        s = self.summary
-        return {
-            "iface": self.iface,
-            "seconds": self.seconds,
-            "packets": s.packets,
-            "bytes": s.bytes,
-            "flows": s.flows,
-            "hits": s.hits,
-            "status": dict(s.status),
-            "by_class": dict(s.by_class),
-            "by_evidence": dict(s.by_evidence),
-            "by_variant": dict(s.by_variant),
-            "ring": asdict(self.ring_totals()),
-            "workers": [
-                {**asdict(w), "status": dict(w.status)} for _, w in sorted(self.workers.items())
-            ],
-            "errors": list(self.errors),
-        }
-
-    def refresh_summary(self) -> None:
-        """Packet, flow and status totals of the summary from the latest worker counters."""
-        s = self.summary
-        s.packets = sum(w.packets for w in self.workers.values())
-        s.bytes = sum(w.ring.bytes for w in self.workers.values())
-        s.flows = sum(w.flows for w in self.workers.values())
-        s.status = Counter()
-        for w in self.workers.values():
-            s.status.update(w.status)
 
 
 @dataclass(eq=False)
@@ -122,6 +69,7 @@ class _Worker:
     inbox: Connection
     results: Connection
     ready: bool = False
+    started: bool = False
     stopped: bool = False
     final: bool = False
     gone: bool = False
@@ -132,9 +80,9 @@ class LiveCapture:
 
     Construction is inert: `run` starts the workers, blocks until stopped and returns the
     counters. `stop()` (or setting the `stop` event) and `swap_matcher` may be called from
-    other threads. `on_stats` gets the
-    counters every `stats_interval` seconds (for metrics, and e.g. to flush a buffered store),
-    `on_ready` is called once every worker captures, `on_learn` as in `scan`.
+    other threads. `on_stats` gets the counters every `stats_interval` seconds (for metrics, and
+    e.g. to flush a buffered store), `on_ready` is called once every worker captures,
+    `on_learn` as in `scan`.
     """
 
     def __init__(
@@ -189,6 +137,7 @@ class LiveCapture:
             self._start(insns)
             for w in self._workers:
                 self._send(w, ("start",))
+            self._await(lambda w: w.started, "letting packets in")
             if self.on_ready is not None:
                 self.on_ready()
             self._capture()
@@ -223,12 +172,16 @@ class LiveCapture:
                 res_w.close()
             self._workers.append(_Worker(i, proc, inbox_w, res_r))
             self.stats.workers[i] = WorkerStats(i, proc.pid or 0)
+        self._await(lambda w: w.ready, "ready")
+
+    def _await(self, done: Callable[[_Worker], bool], what: str) -> None:
+        """Wait for every worker during the start; any failure ends the start."""
         deadline = time.monotonic() + READY_TIMEOUT
-        while not all(w.ready for w in self._workers):
+        while not all(done(w) for w in self._workers):
             if self.stats.errors:
                 raise RingError(self.stats.errors[0])
             if time.monotonic() > deadline:
-                raise RingError(f"capture workers not ready after {READY_TIMEOUT:.0f} s")
+                raise RingError(f"capture workers not {what} after {READY_TIMEOUT:.0f} s")
             self._pump(0.2)
 
     def _capture(self) -> None:
@@ -301,6 +254,8 @@ class LiveCapture:
         if kind == "ready":
             w.ready = True
             self.stats.workers[w.index].pid = msg[2]
+        elif kind == "started":
+            w.started = True
         elif kind == "stats":
             self.stats.workers[w.index] = msg[2]
         elif kind in ("hits", "stopped", "final"):

@@ -6,9 +6,10 @@ Messages (tuples, first item the kind):
 - parent → worker: `start` (let packets in), `knowledge` (what other workers learned),
   `matcher` (a newer block list), `stop` (no new packets; process the ring), `end` (knowledge
   still in flight; then end every flow).
-- worker → parent: `ready` (ring open, in the group, blocked), `hits` (hits and knowledge after a
-  batch), `stats` (periodic `WorkerStats`), `stopped` (ring processed), `final` (flows drained;
-  last hits, stats and detector counters), `error` (a traceback; the worker exits 1).
+- worker → parent: `ready` (ring open, in the group, blocked), `started` (packets come in),
+  `hits` (hits and knowledge after a batch), `stats` (periodic `WorkerStats`), `stopped` (ring
+  processed), `final` (flows drained; last hits, stats and detector counters), `error` (a
+  traceback; the worker exits 1).
 
 The worker ignores SIGINT and SIGTERM: the parent decides when to stop (Ctrl-C and service
 managers signal the whole process group), so every worker stops the same orderly way.
@@ -22,7 +23,7 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -30,29 +31,15 @@ import numpy as np
 
 from blacklist.matcher import Matcher
 from pipelines.batch import PACKET_DTYPE, RECORD_DTYPE, STATUS_NAMES, PacketBatch
+from pipelines.capture_stats import WorkerStats
 from pipelines.decoders.packet import decode
 from pipelines.parallel import FlowWorker, _Outbox, warm_up
 from pipelines.sources import afpacket_walk as aw
-from pipelines.sources.afpacket import RingConfig, RingError, RingStats, RxRing
+from pipelines.sources.afpacket import RingConfig, RingError, RxRing
 from pipelines.sources.bpf import Insn
 
 TICK = 1.0  # seconds without packets after which flows are expired on wall-clock time
 STOP_DEADLINE = 10.0  # seconds a stopping worker may spend on what is left in its ring
-
-
-@dataclass(slots=True)
-class WorkerStats:
-    """Counters of one capture worker (plain values: pickled to the parent, exported)."""
-
-    worker: int
-    pid: int = 0
-    ring: RingStats = field(default_factory=RingStats)
-    packets: int = 0  # decoded
-    batches: int = 0
-    ticks: int = 0  # wall-clock flow expiries while the link was quiet
-    flows: int = 0
-    hits: int = 0
-    status: dict[str, int] = field(default_factory=dict)  # decode status → packets
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +137,8 @@ class _Loop:
         return total
 
     def tick(self) -> None:
-        """No packets for a while: end the flows that idled out by the wall clock."""
+        """No packets for a while: end the flows that idled out by the wall clock, and check
+        that the interface still exists."""
         now = time.time()
         if now - self.last_now < TICK:
             return
@@ -161,6 +149,8 @@ class _Loop:
         self.last_now = now
         self.stats.ticks += 1
         self.send_hits()
+        if not self.ring.iface_exists():  # deleted: a down event came first, then silence
+            raise RingError(f"{self.spec.iface}: the interface is gone")
 
     def send_hits(self, kind: str = "hits") -> None:
         """Hits and knowledge so far; `stopped` and `final` also carry the counters (and the
@@ -199,12 +189,13 @@ class _Loop:
         if not self.wait_for("start"):
             return
         self.ring.start()
+        self.out.send(("started", spec.index))
         self.last_now = time.time()
         next_stats = time.monotonic() + spec.stats_interval
         while not self.stopping:
             if not self.pump():
                 self.tick()
-                self.poller.poll(min(spec.ring.retire_ms, 200))
+                self.wait(min(spec.ring.retire_ms, 200))
             if not self.read_inbox():
                 return  # the parent is gone: nobody to report to
             if time.monotonic() >= next_stats:
@@ -218,6 +209,15 @@ class _Loop:
         self.worker.end()
         self.send_hits("final")
 
+    def wait(self, timeout_ms: int) -> None:
+        """Sleep until a block is handed over, a message comes, or `timeout_ms`. A socket error
+        (the interface went down) is read and counted, so that poll does not spin on it; `tick`
+        notices an interface that no longer exists."""
+        for fd, events in self.poller.poll(timeout_ms):
+            if fd == self.ring.fileno() and events & select.POLLERR:
+                self.ring.clear_error()
+                self.stats.link_errors += 1
+
     def finish_ring(self) -> None:
         """Let nothing new in, then process what the kernel still hands over: the block being
         filled is handed over by the retire timer, so wait a little longer than that."""
@@ -230,7 +230,7 @@ class _Loop:
             elif time.monotonic() - last > quiet:
                 break
             else:
-                self.poller.poll(self.spec.ring.retire_ms)
+                self.wait(self.spec.ring.retire_ms)
                 self.read_inbox()
 
     def close(self) -> None:

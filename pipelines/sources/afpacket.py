@@ -147,6 +147,7 @@ class RxRing:
         self.bpf_insns = tuple(bpf_insns) if bpf_insns else None
         self.stats = RingStats()
         self.linktype = 1
+        self.ifindex = 0
         self.sock: socket.socket | None = None
         self._map: mmap.mmap | None = None
         self.mem: U8 = np.zeros(0, dtype=np.uint8)
@@ -165,7 +166,7 @@ class RxRing:
         cfg = self.config
         self.linktype = iface_linktype(self.iface)
         try:
-            index = socket.if_nametoindex(self.iface)
+            self.ifindex = index = socket.if_nametoindex(self.iface)
             self.sock = sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
             frames = cfg.block_size // cfg.frame_size * cfg.block_nr
@@ -235,6 +236,19 @@ class RxRing:
             self._words[(self._next * cfg.block_size + aw.B_STATUS) // 4] = aw.TP_STATUS_KERNEL
             self._next = (self._next + 1) % cfg.block_nr
         self._held = 0
+
+    def clear_error(self) -> int:
+        """Read and clear the socket's pending error (ENETDOWN when the interface went down:
+        the kernel then stops delivering until it is up again, the ring and group stay)."""
+        return int(self._sock().getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+
+    def iface_exists(self) -> bool:
+        """Is the interface we are bound to still there (not deleted, nor replaced by a new one
+        of the same name: the socket stays bound to the old index and would see nothing)?"""
+        try:
+            return socket.if_nametoindex(self.iface) == self.ifindex
+        except OSError:
+            return False
 
     def read_kernel_stats(self) -> RingStats:
         """Add the kernel's counters since the last read (the kernel resets them on read)."""

@@ -2,9 +2,10 @@
 
     ip netns exec NS python -m tests.capture.runner --iface IF --out DIR [--workers N] ...
 
-Prints READY once every worker captures; writes each hit as a JSON line to DIR/hits.jsonl as it
-arrives, the counters to DIR/stats.json every --stats-interval seconds (atomically) and once
-more at the end; stops on SIGTERM/SIGINT like the real command (exit 0 after the flush).
+Prints READY once every worker captures (SWAPPED after a SIGUSR1 list swap); writes each hit
+as a JSON line to DIR/hits.jsonl as it arrives, the counters to DIR/stats.json every
+--stats-interval seconds (atomically) and once more at the end; stops on SIGTERM/SIGINT like
+the real command (exit 0 after the flush).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 from detector.hits import FlowHit
 from minewatch.lists import build_matcher
-from pipelines.capture import CaptureStats, run_capture
+from pipelines.capture import LiveCapture
+from pipelines.capture_stats import CaptureStats
 from pipelines.parallel import WorkerError
 from pipelines.sources.afpacket import RingConfig, RingError
 
@@ -34,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retire-ms", type=int, default=50)
     ap.add_argument("--batch-blocks", type=int, default=8)
     ap.add_argument("--stats-interval", type=float, default=0.2)
+    ap.add_argument("--swap-blocklist", help="on SIGUSR1, swap in a list with this file added")
     args = ap.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -56,11 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         block_size=args.block_size, block_nr=args.block_nr, retire_ms=args.retire_ms,
         batch_blocks=args.batch_blocks,
     )  # fmt: skip
+    cap = LiveCapture(
+        args.iface, matcher, sink, workers=args.workers, bpf=args.bpf, ring=ring,
+        on_ready=ready, on_stats=write_stats, stats_interval=args.stats_interval,
+    )  # fmt: skip
+    if args.swap_blocklist:
+
+        def swap(signum: int, frame: object) -> None:
+            cap.swap_matcher(build_matcher([*args.blocklist, args.swap_blocklist])[0])
+            print("SWAPPED", flush=True)
+
+        signal.signal(signal.SIGUSR1, swap)
     try:
-        stats = run_capture(
-            args.iface, matcher, sink, workers=args.workers, bpf=args.bpf, ring=ring,
-            on_ready=ready, on_stats=write_stats, stats_interval=args.stats_interval,
-        )  # fmt: skip
+        stats = cap.run()
     except RingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

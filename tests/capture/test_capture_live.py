@@ -30,8 +30,8 @@ import pytest
 
 from minewatch.lists import build_matcher
 from minewatch.scanrun import collect_hits
-from tests.capture.conftest import Netns, replay
-from tests.conftest import MINING, captures, need_shared
+from tests.capture.conftest import RX, Netns, replay
+from tests.conftest import BENIGN, MINING, captures, need_shared
 
 MEMORY = {"pair-cache", "dns-learned"}
 WEAK = {"port-only"}
@@ -187,6 +187,52 @@ def test_dead_worker_stops_the_capture_loudly(netns: Netns, capture: Any) -> Non
     os.kill(victim, signal.SIGKILL)
     assert cap.proc.wait(60) == 3
     assert "capture worker 1" in cap.stderr() and "SIGKILL" in cap.stderr()
+    assert no_leftovers(cap.proc.pid)
+
+
+def test_block_list_swapped_while_capturing(netns: Netns, capture: Any, tmp_path: Path) -> None:
+    """A newer block list reaches running workers without a restart (SIGUSR1 in the runner
+    calls `LiveCapture.swap_matcher`): flows that start afterwards are judged by it."""
+    need_shared()
+    git = BENIGN / "ndpi__443-git.pcap"
+    listed = tmp_path / "list.txt"
+    listed.write_text("140.82.114.4\n")
+    assert scan_hits([git]) == []  # the built-in list alone says nothing about it
+    cap = capture("--workers", "2", "--swap-blocklist", str(listed))
+    cap.proc.send_signal(signal.SIGUSR1)
+    assert cap.proc.stdout.readline().strip() == "SWAPPED"
+    time.sleep(1)  # the parent forwards it within 0.2 s, workers apply it before their next batch
+    replay(netns, [git], *RATE)
+    cap.wait_for(1)
+    assert cap.terminate() == 0, cap.stderr()
+    hits = cap.hits()
+    assert [(h["server_ip"], h["evidence"]) for h in hits] == [("140.82.114.4", ["ip-list"])]
+
+
+def test_link_down_and_up(netns: Netns, capture: Any) -> None:
+    """The interface going down is counted and survived (no busy loop on the socket error);
+    when it is up again the same rings and fanout group capture again."""
+    files = mining_files()[:1]
+    cap = capture("--workers", "2")
+    netns.check("ip", "link", "set", RX, "down")
+    time.sleep(1)
+    netns.check("ip", "link", "set", RX, "up")
+    time.sleep(0.5)
+    sent = replay(netns, files, *RATE)
+    st = cap.wait_for(sent.sent)
+    assert st["ring"]["packets"] == sent.sent
+    assert sum(w["link_errors"] for w in st["workers"]) >= 1
+    assert all(w["ticks"] < 10 for w in st["workers"])  # about one per quiet second, no spin
+    assert cap.terminate() == 0, cap.stderr()
+
+
+def test_interface_removed(netns: Netns, capture: Any) -> None:
+    """The interface vanishing ends the capture with an error (exit 3), after the others
+    stopped in order, instead of capturing nothing forever."""
+    cap = capture("--workers", "2")
+    netns.check("ip", "link", "del", RX)
+    assert cap.proc.wait(60) == 3
+    assert "the interface is gone" in cap.stderr()
     assert no_leftovers(cap.proc.pid)
 
 

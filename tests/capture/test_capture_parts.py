@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from minewatch.lists import build_matcher
-from pipelines.capture import CaptureStats, LiveCapture
-from pipelines.capture_worker import WorkerStats
+from pipelines.capture import LiveCapture
+from pipelines.capture_stats import CaptureStats, WorkerStats
 from pipelines.sources import bpf
 from pipelines.sources.afpacket import RingConfig, RingError, RingStats, fanout_arg, iface_linktype
 
