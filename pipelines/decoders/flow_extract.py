@@ -12,7 +12,7 @@ import numba as nb
 import numpy as np
 
 from pipelines.decoders import templates as T
-from pipelines.decoders.flow_kernels import BAD_BODY, NTP_EPOCH, _beu, sampling_rate
+from pipelines.decoders.flow_kernels import BAD_BODY, NTP_EPOCH, _beu, sampling_rate, uptime_offset
 
 V4_MAPPED = np.uint64(0xFFFF_0000_0000)
 
@@ -268,10 +268,7 @@ def extract(  # type: ignore[no-untyped-def]
 def _uptime_ts(ver, up, hdr_up, export, init):  # type: ignore[no-untyped-def]
     """v9: ms of sysUptime relative to the header's; IPFIX: relative to system init time."""
     if ver == 9:
-        d = (up - hdr_up) & 0xFFFFFFFF
-        if d >= 0x80000000:
-            d -= 0x100000000
-        return export + np.float64(d) / 1000.0
+        return export + uptime_offset(up, hdr_up)
     if init >= 0:
         return np.float64(init + up) / 1000.0
     return np.nan

@@ -14,6 +14,7 @@ import numpy as np
 
 NTP_EPOCH = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 UPTIME_SLACK_MS = 10_000  # sysUptime this much below the last one = exporter restart
+FUTURE_SLACK_MS = 10_000  # a switched time at most this far past sysUptime is clock jitter
 
 # Datagram status written by scan_sets (d_bad); extraction may raise 0 to BAD_BODY.
 OK, BAD_BODY, BAD_HEADER = 0, 1, 2
@@ -40,6 +41,20 @@ def _beu(buf, i, n):  # type: ignore[no-untyped-def]
     for k in range(n):
         v = (v << np.uint64(8)) | np.uint64(buf[i + k])
     return v
+
+
+@nb.njit(cache=True, inline="always")
+def uptime_offset(switched, uptime):  # type: ignore[no-untyped-def]
+    """Seconds from the header's sysUptime to a switched time (both ms, 32-bit counters).
+
+    A flow cannot start or end in the future: a switched time far past sysUptime was taken
+    before the counter wrapped (49.7 days), so it lies 2**32 ms earlier; only a few ms past
+    is exporter clock jitter and kept as it is.
+    """
+    before = (uptime - switched) & 0xFFFFFFFF
+    if before > 0x100000000 - FUTURE_SLACK_MS:
+        before -= 0x100000000
+    return -np.float64(before) / 1000.0
 
 
 @nb.njit(cache=True)
@@ -214,10 +229,8 @@ def decode_v5(buf, d_off, d_len, d_slot, d_exp, slot_records, slot_nosamp, out, 
             r.dst_lo = mapped | np.uint64(_be32(buf, p + 4))
             r.packets = _be32(buf, p + 16)
             r.bytes = _be32(buf, p + 20)
-            d = (_be32(buf, p + 24) - up) & 0xFFFFFFFF
-            r.first_ts = export + np.float64(d - 0x100000000 if d >= 0x80000000 else d) / 1000.0
-            d = (_be32(buf, p + 28) - up) & 0xFFFFFFFF
-            r.last_ts = export + np.float64(d - 0x100000000 if d >= 0x80000000 else d) / 1000.0
+            r.first_ts = export + uptime_offset(_be32(buf, p + 24), up)
+            r.last_ts = export + uptime_offset(_be32(buf, p + 28), up)
             r.sport = _be16(buf, p + 32)
             r.dport = _be16(buf, p + 34)
             r.tcp_flags = buf[p + 37]

@@ -45,11 +45,13 @@ IE_CODES: dict[int, tuple[int, frozenset[int]]] = {
     22: (FIRST_UP, _INT),  # flowStartSysUpTime / FIRST_SWITCHED, ms
     27: (SRC6, frozenset({16})),
     28: (DST6, frozenset({16})),
+    32: (DPORT, _INT),  # icmpTypeCodeIPv4: type << 8 | code in the port column, as v5 does
     34: (S_INTERVAL, _INT),  # samplingInterval
     48: (SAMPLER, _INT),  # samplerId
     50: (S_RANDOM, _INT),  # samplerRandomInterval
     85: (BYTES_TOTAL, _INT),  # octetTotalCount, used when no delta count is exported
     86: (PKTS_TOTAL, _INT),  # packetTotalCount
+    139: (DPORT, _INT),  # icmpTypeCodeIPv6
     150: (START_S, _INT),  # flowStartSeconds
     151: (END_S, _INT),
     152: (START_MS, _INT),  # flowStartMilliseconds

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,13 @@ FAST = settings(
 )
 VAR = [(8, 4), (12, 4), (82, 65535), (2, 2), (1, 4, 9), (7, 2)]
 PREFIX = st.sampled_from([b"", b"\x00\x05", b"\x00\x09", b"\x00\x0a"])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _compiled() -> None:
+    """Compile (or load) every kernel before hypothesis times the examples."""
+    for make in (valid_v5, valid_v9, valid_ipfix):
+        decode(FlowState(), [make()[0]])
 
 
 def check_counters(state: FlowState, fed: int, returned: int) -> None:

@@ -52,8 +52,8 @@ def test_v9_template_then_data_with_uptime_times() -> None:
         st, [v9([set_(0, template(300, V4_TIMES, ipfix=False)), set_(300, record(V4_TIMES, vals))])]
     )
     assert tuples(recs) == [TUPLE]
-    assert recs["first_ts"][0] == pytest.approx(EXPORT - 4.0)
-    assert recs["last_ts"][0] == pytest.approx(EXPORT - 0.5)
+    assert recs["first_ts"][0] == pytest.approx(EXPORT - 4.0, abs=1e-6)
+    assert recs["last_ts"][0] == pytest.approx(EXPORT - 0.5, abs=1e-6)
     assert recs["version"][0] == 9
 
 
@@ -245,7 +245,10 @@ def test_ipfix_absolute_times() -> None:
             ]
         )
         r = decode(st, [dg])[0]
-        assert (r["first_ts"], r["last_ts"]) == (pytest.approx(first), pytest.approx(last)), tid
+        assert (r["first_ts"], r["last_ts"]) == (
+            pytest.approx(first, abs=1e-6),
+            pytest.approx(last, abs=1e-6),
+        ), tid
 
 
 def test_ipfix_uptime_times_with_init_time_in_record_or_options() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from pipelines.decoders.flowstate import FlowState
 
-from .builders import EXPORT, decode, tuples, v5, v5_record
+from .builders import EXPORT, UPTIME, decode, tuples, v5, v5_record
 
 
 def test_records_fields_and_times() -> None:
@@ -18,8 +18,8 @@ def test_records_fields_and_times() -> None:
     ]
     r = recs[0]
     # first/last are sysUptime ms; the header ties sysUptime to unix time
-    assert r["first_ts"] == pytest.approx(EXPORT - 5.0)
-    assert r["last_ts"] == pytest.approx(EXPORT - 1.0)
+    assert r["first_ts"] == pytest.approx(EXPORT - 5.0, abs=1e-6)
+    assert r["last_ts"] == pytest.approx(EXPORT - 1.0, abs=1e-6)
     assert (r["family"], r["version"], r["tcp_flags"]) == (4, 5, 0x1B)
     assert r["exporter"] == st.exporter_id("192.0.2.1")
     s = st.stats()
@@ -94,9 +94,19 @@ def test_uptime_wrap_is_not_a_restart() -> None:
     recs = decode(st, [v5([v5_record(first=0xFFFF_FF00, last=0x100)], seq=8, uptime=0x200)])
     s = st.stats()
     assert (s.exporter_restarts, s.sequence_gaps) == (0, 0)
-    # the record's last switched time wrapped too: 0x100 is 256 ms before the header's 0x200
-    assert recs["last_ts"][0] == pytest.approx(EXPORT - 0.256)
-    assert recs["first_ts"][0] == pytest.approx(EXPORT - 0.512)
+    # 0x100 is 256 ms before the header's 0x200; 0xFFFF_FF00 is 256 ms before the wrap
+    assert recs["last_ts"][0] == pytest.approx(EXPORT - 0.256, abs=1e-6)
+    assert recs["first_ts"][0] == pytest.approx(EXPORT - 0.768, abs=1e-6)
+
+
+def test_switched_times_ahead_of_uptime() -> None:
+    """A few ms ahead of sysUptime is clock jitter (kept); far ahead can only be a time from
+    before the 32-bit ms counter wrapped (a flow cannot start in the future)."""
+    st = FlowState()
+    ahead = v5_record(first=UPTIME + 20, last=UPTIME + 2_000_000_000)
+    r = decode(st, [v5([ahead])])[0]
+    assert r["first_ts"] == pytest.approx(EXPORT + 0.020, abs=1e-6)
+    assert r["last_ts"] == pytest.approx(EXPORT - (2**32 - 2_000_000_000) / 1000, abs=1e-6)
 
 
 def test_reordered_datagram_refunds_its_loss() -> None:
