@@ -64,7 +64,9 @@ def decode_batch(
     for fmt, dec in FLOW_DECODERS.items():
         by_decoder.setdefault(dec, []).append(fmt)
     for dec, fmts in by_decoder.items():
-        m = np.isin(key, fmts)
+        m = np.zeros(len(key), dtype=np.bool_)
+        for fmt in fmts:
+            m |= key == fmt
         if m.any():
             handled |= m
             parts.append(dec(state, buf, offsets[m], lengths[m], exporters[m], now))

@@ -82,6 +82,8 @@ class FlowState:
         self.table = TemplateTable()
         self.live: dict[tuple[int, int], int] = {}  # (slot, template id) -> layout index
         self._lookup: tuple[I64, I64] | None = None
+        # last template set body per (slot, set id), and how many templates it held
+        self.template_sets: dict[tuple[int, int], tuple[bytes, int]] = {}
         self.samplers: dict[tuple[int, int], int] = {}  # (slot, sampler id) -> rate
         self._samp: tuple[I64, U64, I64] | None = None
         self.held = HeldSets(self.counters, hold_seconds, hold_bytes)
@@ -153,6 +155,17 @@ class FlowState:
         self._lookup = None
         return idx
 
+    def remember_template_set(
+        self, slot: int, set_id: int, body: bytes, events: list[Template | Withdrawal]
+    ) -> None:
+        """Keep a template set that is only templates, so a byte-identical resend of it
+        (the usual case) skips parsing; one with withdrawals is always applied again."""
+        full = len(self.live) >= self.max_templates  # a refused template must be retried
+        if not full and all(isinstance(e, Template) for e in events):
+            self.template_sets[(slot, set_id)] = (body, len(events))
+        else:
+            self.template_sets.pop((slot, set_id), None)
+
     def withdraw(self, slot: int, w: Withdrawal) -> list[int]:
         """Remove withdrawn templates; returns the template ids removed."""
         if w.all_of:
@@ -165,6 +178,8 @@ class FlowState:
             tids = [w.tid] if (slot, w.tid) in self.live else []
         for t in tids:
             del self.live[(slot, t)]
+        for key in [k for k in self.template_sets if k[0] == slot]:
+            del self.template_sets[key]
         self.counters.templates_withdrawn += len(tids)
         if tids:
             self._lookup = None

@@ -29,8 +29,11 @@ class HeldSet:
     index: int  # that arrived later in the same call is the first to apply to it
 
 
+HELD_OVERHEAD = 200  # bytes charged per held set on top of its data: the Python objects
+
+
 class HeldSets:
-    """FIFO of held sets; `max_age` seconds and `max_bytes` bytes at most."""
+    """FIFO of held sets; `max_age` seconds and `max_bytes` bytes (with overhead) at most."""
 
     def __init__(self, stats: DecodeStats, max_age: float, max_bytes: int) -> None:
         self.stats = stats
@@ -44,13 +47,14 @@ class HeldSets:
         return len(self._fifo)
 
     def hold(self, item: HeldSet) -> None:
-        if len(item.data) > self.max_bytes:
+        cost = len(item.data) + HELD_OVERHEAD
+        if cost > self.max_bytes:
             self.stats.held_sets_dropped += 1
             return
-        while self.bytes + len(item.data) > self.max_bytes:
+        while self.bytes + cost > self.max_bytes:
             self._pop(dropped=True)
         self._fifo.append(item)
-        self.bytes += len(item.data)
+        self.bytes += cost
         key = (item.slot, item.tid)
         self._keys[key] = self._keys.get(key, 0) + 1
         self.stats.sets_held += 1
@@ -77,7 +81,7 @@ class HeldSets:
                 kept.append(h)
                 continue
             taken.append((h, lay))
-            self.bytes -= len(h.data)
+            self.bytes -= len(h.data) + HELD_OVERHEAD
             key = (h.slot, h.tid)
             self._keys[key] -= 1
             if not self._keys[key]:
@@ -87,7 +91,7 @@ class HeldSets:
 
     def _pop(self, dropped: bool) -> None:
         h = self._fifo.popleft()
-        self.bytes -= len(h.data)
+        self.bytes -= len(h.data) + HELD_OVERHEAD
         key = (h.slot, h.tid)
         left = self._keys[key] - 1
         if left:

@@ -92,11 +92,17 @@ def _decode(
     for s in np.flatnonzero(is_tmpl).tolist():
         slot, ver, sid, dg = int(s_slot[s]), int(s_ver[s]), int(s_id[s]), int(s_dg[s])
         body = bytes(buf[s_off[s] + 4 : s_off[s] + s_len[s]])
+        last = state.template_sets.get((slot, sid))
+        if last is not None and last[0] == body:  # a periodic resend: nothing to parse
+            state.counters.templates_refreshed += last[1]
+            continue
         try:
             events = parse_template_set(ver, sid, body)
         except TemplateError as exc:
             events = exc.args[1]
             d_bad[dg] = 1
+        else:
+            state.remember_template_set(slot, sid, body, events)
         for ev in events:
             if isinstance(ev, Template):
                 lay = state.learn(slot, ev)

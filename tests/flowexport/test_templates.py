@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.decoders.flowstate import FlowState
+from pipelines.decoders.held import HELD_OVERHEAD
 
 from .builders import (
     EXPORT,
@@ -87,11 +88,11 @@ def test_held_data_expires() -> None:
 
 
 def test_held_data_is_bounded_in_memory() -> None:
-    st = FlowState(hold_bytes=200)
-    decode(st, [data_ipfix(n=2) for _ in range(10)])  # 10 x 52-byte sets
+    st = FlowState(hold_bytes=3 * (64 + HELD_OVERHEAD) + 10)
+    decode(st, [data_ipfix(n=2) for _ in range(10)])  # 10 x 64-byte sets
     s = st.stats()
     assert s.sets_held == 10 and s.held_sets_dropped == 7
-    assert st.held.bytes <= 200
+    assert st.held.bytes <= 3 * (64 + HELD_OVERHEAD) + 10
     assert len(decode(st, [tmpl_ipfix()])) == 6  # the 3 newest sets, 2 records each
 
 
@@ -119,6 +120,21 @@ def test_template_change_applies_from_where_it_was_sent() -> None:
     assert st.stats().templates_changed == 1
     again = decode(st, [data_ipfix()])  # and the new layout stays
     assert tuples(again)[0][0] == "192.0.2.7"
+
+
+def test_template_resent_after_a_change_applies_again() -> None:
+    st = FlowState()
+    other = [(12, 4), (8, 4), (11, 2), (7, 2), (4, 1), (6, 1), (2, 8), (1, 8)]
+    recs = decode(st, [tmpl_ipfix(), tmpl_ipfix(fields=other), tmpl_ipfix(), data_ipfix()])
+    assert tuples(recs) == [TUPLE]
+    s = st.stats()
+    assert (s.templates_learned, s.templates_changed) == (1, 2)
+
+
+def test_withdrawn_template_resent_is_learned_again() -> None:
+    st = FlowState()
+    decode(st, [tmpl_ipfix(), ipfix([set_(2, bytes.fromhex("01000000"))]), tmpl_ipfix()])
+    assert len(decode(st, [data_ipfix()])) == 1
 
 
 def test_template_change_within_one_datagram() -> None:
