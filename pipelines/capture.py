@@ -82,7 +82,8 @@ class LiveCapture:
     counters. `stop()` (or setting the `stop` event) and `swap_matcher` may be called from
     other threads. `on_stats` gets the counters every `stats_interval` seconds (for metrics, and
     e.g. to flush a buffered store), `on_ready` is called once every worker captures,
-    `on_learn` as in `scan`.
+    `on_learn` as in `scan`. A sink that raises aborts the capture (workers are killed, the
+    flows still open are lost): sinks should handle their own transient failures.
     """
 
     def __init__(
@@ -107,7 +108,7 @@ class LiveCapture:
         self.on_ready = on_ready
         self.stats_interval = stats_interval
         self.stats = CaptureStats(iface)
-        self._mp = mp_context(start_method)
+        self.start_method = start_method
         self._stop = stop if stop is not None else threading.Event()
         self._new_matcher: Matcher | None = None
         self._workers: list[_Worker] = []
@@ -153,15 +154,16 @@ class LiveCapture:
         return self.stats
 
     def _start(self, insns: Any) -> None:
+        mp = mp_context(self.start_method)
         group = os.getpid() & 0xFFFF
         for i in range(self.n):
             spec = WorkerSpec(
                 i, self.iface, self.source, self.ring, group, insns, self.matcher,
                 self.stats_interval,
             )  # fmt: skip
-            inbox_r, inbox_w = self._mp.Pipe(duplex=False)
-            res_r, res_w = self._mp.Pipe(duplex=False)
-            proc = self._mp.Process(
+            inbox_r, inbox_w = mp.Pipe(duplex=False)
+            res_r, res_w = mp.Pipe(duplex=False)
+            proc = mp.Process(
                 target=capture_worker_main, args=(spec, inbox_r, res_w),
                 name=f"minewatch-capture-{i}", daemon=True,
             )  # fmt: skip
@@ -185,6 +187,7 @@ class LiveCapture:
             self._pump(0.2)
 
     def _capture(self) -> None:
+        started = time.monotonic()
         next_stats = time.monotonic() + self.stats_interval
         while not self._stop.is_set() and not self.stats.errors:
             self._pump(0.2)
@@ -195,6 +198,7 @@ class LiveCapture:
                     self._send(w, ("matcher", matcher))
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self.stats_interval
+                self.stats.seconds = time.monotonic() - started
                 self.stats.refresh_summary()
                 if self.on_stats is not None:
                     self.on_stats(self.stats)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from blacklist.allow import AllowIndex
 from blacklist.matcher import Matcher
 from pipelines.batch import PACKET_DTYPE, RECORD_DTYPE, STATUS_NAMES, PacketBatch
 from pipelines.capture_stats import WorkerStats
@@ -71,7 +72,6 @@ class _Loop:
         self.last_now = time.time()
         self.stopping = False
         self.ended = False
-        self.end_knowledge: Any = None
 
     # -- messages -------------------------------------------------------------------------
 
@@ -80,7 +80,7 @@ class _Loop:
         if kind == "knowledge":
             self.worker.absorb(msg[1])
         elif kind == "matcher":
-            self.worker.ctx.swap_matcher(msg[1])
+            self.worker.ctx.swap_matcher(msg[1], AllowIndex(msg[1].entries))
         elif kind == "stop":
             self.stopping = True
         elif kind == "end":

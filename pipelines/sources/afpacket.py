@@ -18,6 +18,12 @@ Set-up order matters and is why the socket is opened with protocol 0:
 4. `start` swaps in the user's filter (or none): no packet enters a ring before every worker of
    the group has joined, so the fanout never remaps flows while they are being captured.
 
+(`feature_req_word` stays 0: we need no RX hash in the headers.) Kernel behaviours to know:
+the defrag flag means the socket sees reassembled IP datagrams (fewer packets than on the
+wire, and fragments that never complete are never delivered); an outer 802.1Q tag is removed
+into the header's `tp_vlan_tci` (the frame decodes the same without it); GRO/LRO on the
+mirror NIC merges segments before we see them (turn them off with ethtool for exact counts).
+
 `stop_intake` puts the drop-everything filter back, so that what is left in the ring can be
 processed to the end while nothing new comes in. Kernel counters (PACKET_STATISTICS, which
 resets on every read) are accumulated into `RingStats` by `read_kernel_stats`.
@@ -186,7 +192,12 @@ class RxRing:
                 sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
             if self.fanout_group is not None:
                 arg = struct.pack("I", fanout_arg(self.fanout_group))  # > INT_MAX
-                sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+                try:
+                    sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+                except OSError as exc:
+                    exc.strerror = f"joining fanout group {self.fanout_group & 0xFFFF} (in use "
+                    exc.strerror += f"by another capture of another kind?): {exc.strerror}"
+                    raise
         except OSError as exc:
             self.close()
             what = exc.strerror or str(exc)
