@@ -56,7 +56,7 @@ def decode_batch(
     inside = (offsets >= 0) & (lengths >= 0) & (offsets + lengths <= len(buf))
     if not inside.all():
         raise ValueError("datagram offsets/lengths point outside the buffer")
-    state.counters.datagrams += len(offsets)
+    state.tally.datagrams += len(offsets)
     key = formats(buf, offsets, lengths)
     parts = []
     handled = np.zeros(len(key), dtype=np.bool_)
@@ -71,8 +71,8 @@ def decode_batch(
             handled |= m
             parts.append(dec(state, buf, offsets[m], lengths[m], exporters[m], now))
     short = key < 0
-    state.counters.malformed_datagrams += int(np.count_nonzero(short))
-    state.counters.unknown_versions += int(np.count_nonzero(~handled & ~short))
+    state.tally.malformed_datagrams += int(np.count_nonzero(short))
+    state.tally.unknown_versions += int(np.count_nonzero(~handled & ~short))
     if not parts:
         return empty_records()
     return np.concatenate(parts) if len(parts) > 1 else parts[0]

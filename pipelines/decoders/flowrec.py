@@ -66,7 +66,8 @@ class ExporterStats:
 
 @dataclass(slots=True)
 class DecodeStats:
-    """Decoder counters; `exporters` is keyed by (exporter address, version)."""
+    """Decoder counters (monotonic, then a few gauges); `exporters` is keyed by
+    (exporter address, version)."""
 
     datagrams: int = 0
     records: int = 0
@@ -90,6 +91,9 @@ class DecodeStats:
     lost: int = 0
     reordered: int = 0
     exporter_restarts: int = 0
+    templates_live: int = 0  # gauges from here on
+    held_sets_now: int = 0
+    held_bytes_now: int = 0  # including the per-set overhead charged against the bound
     exporters: dict[tuple[str, int], ExporterStats] = field(default_factory=dict)
 
     def copy(self) -> DecodeStats:

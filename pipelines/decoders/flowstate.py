@@ -73,7 +73,7 @@ class FlowState:
         self.max_streams = min(max_streams, 1 << 22)
         self.max_templates = max_templates
         self.max_samplers = max_samplers
-        self.counters = DecodeStats()
+        self.tally = DecodeStats()  # live global counters; read them through stats()
         self._exp_ids: dict[str, int] = {}
         self._exp_names: list[str] = [""]  # id 0 is never assigned: "refused"
         self._slot_ids: dict[tuple[int, int, int], int] = {}
@@ -86,7 +86,7 @@ class FlowState:
         self.template_sets: dict[tuple[int, int], tuple[bytes, int]] = {}
         self.samplers: dict[tuple[int, int], int] = {}  # (slot, sampler id) -> rate
         self._samp: tuple[I64, U64, I64] | None = None
-        self.held = HeldSets(self.counters, hold_seconds, hold_bytes)
+        self.held = HeldSets(self.tally, hold_seconds, hold_bytes)
         self.batches = 0  # decode calls so far (tells held sets of this call from older ones)
 
     # -- exporters and streams --------------------------------------------------------------
@@ -141,15 +141,15 @@ class FlowState:
         key = (slot, tmpl.tid)
         old = self.live.get(key)
         if old is not None and self.table.layouts[old] == tmpl:
-            self.counters.templates_refreshed += 1
+            self.tally.templates_refreshed += 1
             return None
         if old is None and len(self.live) >= self.max_templates:
-            self.counters.templates_refused += 1
+            self.tally.templates_refused += 1
             return None
         if old is None:
-            self.counters.templates_learned += 1
+            self.tally.templates_learned += 1
         else:
-            self.counters.templates_changed += 1
+            self.tally.templates_changed += 1
         idx = self.table.add(tmpl)
         self.live[key] = idx
         self._lookup = None
@@ -180,7 +180,7 @@ class FlowState:
             del self.live[(slot, t)]
         for key in [k for k in self.template_sets if k[0] == slot]:
             del self.template_sets[key]
-        self.counters.templates_withdrawn += len(tids)
+        self.tally.templates_withdrawn += len(tids)
         if tids:
             self._lookup = None
         return tids
@@ -226,9 +226,14 @@ class FlowState:
         return self._samp
 
     # -- metrics -----------------------------------------------------------------------------
+    @property
+    def counters(self) -> DecodeStats:
+        """The same snapshot as `stats()`."""
+        return self.stats()
+
     def stats(self) -> DecodeStats:
         """A snapshot of the counters, with per-(exporter, version) totals of the streams."""
-        out = self.counters.copy()
+        out = self.tally.copy()
         per: dict[tuple[str, int], ExporterStats] = {}
         for sid, (eid, version, _) in enumerate(self.slot_keys):
             row = self.slots[sid]
@@ -241,6 +246,9 @@ class FlowState:
             e.reordered += int(row["reordered"])
             e.restarts += int(row["restarts"])
         out.exporters = per
+        out.templates_live = len(self.live)
+        out.held_sets_now = len(self.held)
+        out.held_bytes_now = self.held.bytes
         for e in per.values():
             out.records += e.records
             out.records_no_sampling += e.records_no_sampling
@@ -326,5 +334,5 @@ class FlowState:
                     state.set_sampler(sid, int(sampler), int(rate))
         except (KeyError, TypeError, ValueError) as exc:
             raise TemplateStateError(f"{path}: bad template state: {exc}") from exc
-        state.counters.templates_learned = 0
+        state.tally.templates_learned = 0
         return state

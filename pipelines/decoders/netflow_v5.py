@@ -39,21 +39,21 @@ def decode(
     """Decode a batch of v5 datagrams (all with version 5) into flow records."""
     del now  # v5 keeps no time-bounded state
     ok = lengths >= HEADER_LEN
-    state.counters.malformed_datagrams += int(np.count_nonzero(~ok))
+    state.tally.malformed_datagrams += int(np.count_nonzero(~ok))
     off, ln, exp = offsets[ok], lengths[ok], exporters[ok]
     if not len(off):
         return empty_records()
     engine = be(buf, off + 20, 2)
     slot = state.slots_for(exp, np.full(len(off), 5, dtype=np.int64), engine)
     good = slot >= 0
-    state.counters.datagrams_refused += int(np.count_nonzero(~good))
+    state.tally.datagrams_refused += int(np.count_nonzero(~good))
     slots = state.slots
     np.add.at(slots["datagrams"], slot[good], 1)
     counts = be(buf, off + 2, 2)
     out = empty_records(int(np.minimum(counts, (ln - HEADER_LEN) // RECORD_LEN)[good].sum()))
     bad = np.zeros(len(off), dtype=np.uint8)
     n = _decode_v5(buf, off, ln, slot, exp, slots["records"], slots["nosamp"], out, bad)
-    state.counters.malformed_datagrams += int(np.count_nonzero(bad))
+    state.tally.malformed_datagrams += int(np.count_nonzero(bad))
     track_sequences(
         slot,
         be(buf, off + 16, 4),

@@ -78,7 +78,7 @@ def _decode(
     d_slot = np.full(n, -1, np.int64)
     if hdr.any():
         d_slot[hdr] = state.slots_for(d_exp[hdr], d_ver[hdr], d_dom[hdr])
-    state.counters.datagrams_refused += int(np.count_nonzero(hdr & (d_slot < 0)))
+    state.tally.datagrams_refused += int(np.count_nonzero(hdr & (d_slot < 0)))
     np.add.at(state.slots["datagrams"], d_slot[d_slot >= 0], 1)
     s_slot = d_slot[s_dg]
     s_ver = d_ver[s_dg]
@@ -94,7 +94,7 @@ def _decode(
         body = bytes(buf[s_off[s] + 4 : s_off[s] + s_len[s]])
         last = state.template_sets.get((slot, sid))
         if last is not None and last[0] == body:  # a periodic resend: nothing to parse
-            state.counters.templates_refreshed += last[1]
+            state.tally.templates_refreshed += last[1]
             continue
         try:
             events = parse_template_set(ver, sid, body)
@@ -124,7 +124,7 @@ def _decode(
     for k in np.flatnonzero(miss).tolist():
         s = data[k]
         dg = s_dg[s]
-        state.counters.template_misses += 1
+        state.tally.template_misses += 1
         d_unknown[dg] = True
         body = bytes(buf[s_off[s] : s_off[s] + s_len[s]])
         state.held.hold(
@@ -179,7 +179,7 @@ def _decode(
             slots["reordered"],
             slots["restarts"],
         )
-    state.counters.malformed_datagrams += int(np.count_nonzero(d_bad))
+    state.tally.malformed_datagrams += int(np.count_nonzero(d_bad))
     late = decode_held(state, changes, batch)
     return np.concatenate((out, late)) if len(late) else out
 
@@ -266,7 +266,7 @@ def _options(state: FlowState, slot: int, tmpl: Template, body: bytes) -> tuple[
         recs, bad = exc.args[1], 1
     for rec in recs:
         options.apply(state, slot, rec)
-    state.counters.options_records += len(recs)
+    state.tally.options_records += len(recs)
     return len(recs), bad
 
 
@@ -283,7 +283,7 @@ def decode_held(
     held = state.held.take(set(changes), choose)
     if not held:
         return empty_records()
-    state.counters.held_sets_decoded += len(held)
+    state.tally.held_sets_decoded += len(held)
     lays, datas, metas = [], [], []
     for h, lay in held:
         tmpl = state.table.layouts[lay]
@@ -318,5 +318,5 @@ def decode_held(
         np.zeros(m, np.int64),
         np.zeros(m, np.uint8),
     )
-    state.counters.records_decoded_late += len(out)
+    state.tally.records_decoded_late += len(out)
     return out

@@ -63,11 +63,15 @@ def test_data_before_template_is_held_then_decoded() -> None:
     early = decode(st, [data_ipfix(n=2, seq=0)], now=100.0)
     assert len(early) == 0
     s = st.stats()
-    assert (s.template_misses, s.sets_held, s.records) == (1, 1, 0)
+    assert (s.template_misses, s.sets_held, s.records, s.held_sets_now) == (1, 1, 0, 1)
+    assert s.held_bytes_now > 0
+    s.held_sets_now = 99  # a snapshot: changing it changes nothing
+    assert st.counters.held_sets_now == 1
     late = decode(st, [tmpl_ipfix(seq=2)], now=101.0)
     assert tuples(late) == [TUPLE] * 2
     s = st.stats()
     assert (s.held_sets_decoded, s.records_decoded_late, s.records) == (1, 2, 2)
+    assert (s.held_sets_now, s.held_bytes_now, s.templates_live) == (0, 0, 1)
     assert len(st.held) == 0
 
 
