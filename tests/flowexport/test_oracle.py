@@ -5,9 +5,7 @@ equal ours flow for flow (5-tuple, packets, bytes; times too where nfdump reads 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import struct
 import subprocess
 import time
@@ -20,71 +18,13 @@ import pytest
 from pipelines.batch import addr_text
 from pipelines.decoders.flowexport import decode_batch, pack
 from pipelines.decoders.flowstate import FlowState
+from pipelines.sources.udp import open_socket
+
+from .exporters import receive_all as _receive_all
+from .exporters import softflowd_replay as _softflowd
+from .exporters import start_nfcapd as _start_nfcapd
 
 Flow = tuple[str, str, int, int, int, int, int]
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_nfcapd(nfcapd: str, flowdir: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """nfcapd on a free loopback port; retried if another process takes the port first."""
-    for _ in range(5):
-        port = _free_udp_port()
-        with log.open("wb") as fh:
-            proc = subprocess.Popen(
-                [nfcapd, "-b", "127.0.0.1", "-p", str(port), "-w", str(flowdir), "-t", "3600"],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            if b"Startup" in log.read_bytes():
-                return proc, port
-            time.sleep(0.05)
-        proc.kill()
-        proc.wait()
-    pytest.fail(f"nfcapd did not start: {log.read_text(errors='replace')[-500:]}")
-
-
-def _receive_all(sock: socket.socket, quiet: float = 0.5) -> list[bytes]:
-    out = []
-    sock.settimeout(quiet)
-    try:
-        while True:
-            out.append(sock.recv(65535))
-    except TimeoutError:
-        return out
-
-
-def _softflowd(exe: str, pcap: Path, dests: list[str], version: int, cwd: Path) -> str:
-    """Replay the capture through softflowd (offline: it exits at the end of the file).
-
-    softflowd 1.1.0 in -r mode can block in accept() on its control socket instead of exiting
-    when that socket's path is longer than a few characters, so it gets a one-letter name in
-    its own directory (cwd); `softflowctl shutdown` is the fallback if it still does not exit.
-    """
-    cmd = [exe, "-r", str(pcap), "-n", ",".join(dests), "-v", str(version), "-T", "full", "-a"]
-    proc = subprocess.Popen(
-        [*cmd, "-p", "p", "-c", "c"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        out, _ = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        ctl = shutil.which("softflowctl")
-        if ctl:
-            subprocess.run([ctl, "-c", "c", "shutdown"], cwd=cwd, timeout=30, check=False)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            pytest.fail(f"softflowd did not exit: {out.decode(errors='replace')[-500:]}")
-    assert proc.returncode == 0, out.decode(errors="replace")[-500:]
-    return out.decode(errors="replace")
 
 
 def export(tools: dict[str, str], pcap: Path, version: int, tmp: Path) -> tuple[list[bytes], Path]:
@@ -92,10 +32,8 @@ def export(tools: dict[str, str], pcap: Path, version: int, tmp: Path) -> tuple[
     flowdir = tmp / f"nfcapd-v{version}"
     flowdir.mkdir()
     nfcapd, nf_port = _start_nfcapd(tools["nfcapd"], flowdir, tmp / f"nfcapd-v{version}.log")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = open_socket("127.0.0.1", 0)  # a large (forced) buffer: softflowd sends in bursts
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         _softflowd(
             tools["softflowd"], pcap, [f"127.0.0.1:{port}", f"127.0.0.1:{nf_port}"], version, tmp

@@ -1,0 +1,5 @@
+"""`python -m minewatch` = the `minewatch` command."""
+
+from minewatch.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Long-running commands: `minewatch collect` (flow export), `minewatch capture` (mirror port)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+_COMMON = [
+    click.option("--blocklist", "blocklists", multiple=True, type=click.Path(dir_okay=False),
+                 metavar="FILE", help="Extra plain block list, as for scan; repeatable."),
+    click.option("--db", "db_url", metavar="URL", help="SQLAlchemy URL (default as for scan)."),
+    click.option("--no-store", is_flag=True, help="Do not write hits to the database."),
+    click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="jsonl",
+                 show_default=True, help="How hits are printed as they are reported."),
+    click.option("--quiet", is_flag=True, help="Do not print hits (store and metrics only)."),
+    click.option("--metrics", "metrics_at", metavar="HOST:PORT",
+                 help="Serve Prometheus metrics on http://HOST:PORT/metrics."),
+]  # fmt: skip
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _common(f: F) -> F:
+    for opt in reversed(_COMMON):
+        f = opt(f)
+    return f
+
+
+def _default_state() -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "minewatch" / "collector-templates.json"
+
+
+def _context(blocklists: tuple[str, ...], db_url: str | None):  # type: ignore[no-untyped-def]
+    from blacklist.allow import AllowIndex
+    from detector.context import DetectContext
+    from minewatch.lists import ListError, build_matcher
+
+    try:
+        matcher, notes = build_matcher(blocklists, db_url, use_db=True)
+    except ListError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for note in notes:
+        click.echo(note, err=True)
+    return DetectContext(matcher, allow=AllowIndex(matcher.entries))
+
+
+@click.command()
+@click.option("--listen", "listens", multiple=True, required=True, metavar="URL",
+              help="netflow://HOST:PORT (NetFlow v5/v9 and IPFIX) or sflow://HOST:PORT; "
+                   "repeatable.")  # fmt: skip
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Template state file (default ~/.local/share/minewatch/"
+                   "collector-templates.json).")  # fmt: skip
+@click.option("--flush", "flush_every", type=click.FloatRange(min=0.1), default=60.0,
+              show_default=True, help="Seconds between aggregated hit reports.")  # fmt: skip
+@_common
+def collect(
+    listens: tuple[str, ...], state_path: Path | None, flush_every: float,
+    blocklists: tuple[str, ...], db_url: str | None, no_store: bool, fmt: str, quiet: bool,
+    metrics_at: str | None,
+) -> None:  # fmt: skip
+    """Collect NetFlow v5/v9, IPFIX and sFlow; report mining per subscriber and pool.
+
+    Runs until SIGTERM or Ctrl-C, then reports what it holds and saves the templates.
+    """
+    from minewatch.liverun import live_sinks, serve_metrics, stop_on_signals
+    from minewatch.metrics import Metrics
+    from pipelines.collect import Collector
+    from pipelines.sources.udp import parse_listen
+
+    try:
+        listeners = [parse_listen(u) for u in listens]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from exc
+    ctx = _context(blocklists, db_url)
+    metrics = Metrics()
+    stop = stop_on_signals()
+    with live_sinks(fmt, db_url, store=not no_store, quiet=quiet) as out:
+        ctx.learned.on_learn = ctx.pairs.on_learn = out.on_learn
+        try:
+            collector = Collector(
+                ctx, out.sink, listeners, state_path=state_path or _default_state(),
+                flush_every=flush_every, metrics=metrics, after_flush=out.commit,
+            )  # fmt: skip
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen: {exc}") from exc
+        try:
+            serve_metrics(metrics, metrics_at)
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--metrics") from exc
+        for kind, host, port in listeners:
+            click.echo(f"collect: listening for {kind} on {host}:{port}", err=True)
+        stats = collector.run(stop)
+    rs = [r.stats for _, r in collector.receivers]
+    click.echo(
+        f"collect: {stats.datagrams} datagrams in {stats.batches} batches, "
+        f"{collector.records.stats.records + collector.sf_records.stats.records} flow records, "
+        f"{collector.sf_stats.packets} sampled packets, kernel drops "
+        f"{sum(r.kernel_drops for r in rs)}, hits {dict(sorted(stats.hits.items()))}",
+        err=True,
+    )
+    sys.stdout.flush()
+
+
+__all__ = ["collect"]

@@ -1,0 +1,89 @@
+"""Glue shared by the long-running commands (`collect`, `capture`): sinks, store, metrics."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from detector.engine import Sink
+from detector.hits import FlowHit
+from detector.memory import OnLearn
+from minewatch.metrics import Metrics, parse_hostport
+from minewatch.output import HitPrinter
+
+
+@dataclass(slots=True)
+class LiveSinks:
+    sink: Sink  # print + store each hit
+    commit: Callable[[], None]  # write buffered hits to the store now
+    on_learn: OnLearn | None  # persist learned pool addresses (None without a store)
+    printer: HitPrinter
+
+
+@contextmanager
+def live_sinks(fmt: str, db_url: str | None, *, store: bool, quiet: bool) -> Iterator[LiveSinks]:
+    """Printer and store writer for hits that arrive over hours: the store is committed on every
+    `commit()` (each report interval), not only at exit."""
+    with ExitStack() as stack:
+        printer = HitPrinter(fmt, sys.stdout)
+        stack.callback(printer.close)
+        sinks: list[Sink] = [] if quiet else [printer]
+        commit: Callable[[], None] = sys.stdout.flush
+        on_learn: OnLearn | None = None
+        if store:
+            from blacklist.learned import Learner
+            from store.db import HitWriter, connect
+
+            db = connect(db_url)
+            writer = stack.enter_context(HitWriter(db))
+            sinks.append(writer)
+            learner = stack.enter_context(Learner(db, public_only=False))
+
+            def commit() -> None:
+                writer.flush()
+                sys.stdout.flush()
+
+            def on_learn(addr: str, why: str) -> None:
+                learner.learn(addr, why)
+
+        def sink(hit: FlowHit) -> None:
+            for s in sinks:
+                s(hit)
+
+        yield LiveSinks(sink, commit, on_learn, printer)
+
+
+def serve_metrics(metrics: Metrics, where: str | None) -> None:
+    """Start the /metrics endpoint when `where` (HOST:PORT) is given."""
+    if where:
+        host, port = parse_hostport(where)
+        metrics.serve(host, port)
+
+
+class StopFlag:
+    """Set from a signal handler, polled by the loop. Not a `threading.Event`: `Event.set` takes
+    a lock, and a second signal arriving inside the first handler's `set` deadlocks on it."""
+
+    def __init__(self) -> None:
+        self.flag = False
+
+    def set(self) -> None:
+        self.flag = True
+
+    def is_set(self) -> bool:
+        return self.flag
+
+
+def stop_on_signals() -> StopFlag:
+    """A flag set by SIGTERM or SIGINT (service stop, Ctrl-C): the loop drains and flushes."""
+    stop = StopFlag()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
