@@ -12,7 +12,7 @@ import click
 
 from minewatch import __version__
 from minewatch.cli_feeds import feeds
-from minewatch.cli_live import collect
+from minewatch.cli_live import capture, collect
 from minewatch.output import HitPrinter, print_summary
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -133,3 +133,4 @@ def parse_since(text: str) -> datetime:
 
 main.add_command(feeds)
 main.add_command(collect)
+main.add_command(capture)

@@ -109,4 +109,76 @@ def collect(
     sys.stdout.flush()
 
 
-__all__ = ["collect"]
+@click.command()
+@click.option("--iface", required=True, metavar="IF", help="Mirror (SPAN/TAP) interface.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Capture processes sharing the interface (PACKET_FANOUT by flow hash).",
+)
+@click.option("--bpf", metavar="FILTER", help="tcpdump filter expression (compiled by libpcap).")
+@_common
+def capture(
+    iface: str, workers: int, bpf: str | None, blocklists: tuple[str, ...], db_url: str | None,
+    no_store: bool, fmt: str, quiet: bool, metrics_at: str | None,
+) -> None:  # fmt: skip
+    """Detect mining live on a mirror port (AF_PACKET TPACKET_V3 rings, one per worker).
+
+    Runs until SIGTERM or Ctrl-C; then every ring is processed, every open flow decided and
+    the last hits stored before exit. Needs root (CAP_NET_RAW, CAP_NET_ADMIN).
+    """
+    from minewatch.lists import ListError, build_matcher
+    from minewatch.liverun import capture_probe, live_sinks, serve_metrics
+    from minewatch.metrics import Metrics
+    from pipelines.capture import run_capture
+    from pipelines.capture_stats import CaptureStats
+    from pipelines.parallel import WorkerError
+    from pipelines.sources.afpacket import RingError
+    from pipelines.sources.bpf import FilterError
+
+    try:
+        matcher, notes = build_matcher(blocklists, db_url, use_db=True)
+    except ListError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for note in notes:
+        click.echo(note, err=True)
+    metrics = Metrics()
+    latest: list[CaptureStats] = []
+    metrics.add(capture_probe(latest))
+    try:
+        serve_metrics(metrics, metrics_at)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--metrics") from exc
+    with live_sinks(fmt, db_url, store=not no_store, quiet=quiet) as out:
+
+        def on_stats(stats: CaptureStats) -> None:
+            latest[:] = [stats]
+            out.commit()  # hits decided on a quiet link reach the store within a second
+
+        try:
+            stats = run_capture(
+                iface, matcher, out.sink, workers=workers, bpf=bpf, on_learn=out.on_learn,
+                on_stats=on_stats,
+                on_ready=lambda: click.echo(f"capture: {iface} with {workers} worker(s)", err=True),
+            )  # fmt: skip
+        except FilterError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bpf") from exc
+        except (RingError, WorkerError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    ring = stats.ring_totals()
+    s = stats.summary
+    click.echo(
+        f"capture: {s.packets} packets, {s.flows} flows, {s.hits} hits "
+        f"{dict(sorted(s.by_class.items()))} in {stats.seconds:.1f} s; kernel packets "
+        f"{ring.kernel_packets}, kernel drops {ring.kernel_drops}",
+        err=True,
+    )
+    for err in stats.errors:
+        click.echo(f"error: {err}", err=True)
+    if stats.errors:
+        sys.exit(2)
+
+
+__all__ = ["capture", "collect"]

@@ -7,12 +7,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from detector.engine import Sink
 from detector.hits import FlowHit
 from detector.memory import OnLearn
-from minewatch.metrics import Metrics, parse_hostport
+from minewatch.metrics import Metrics, Probe, Sample, parse_hostport
 from minewatch.output import HitPrinter
+
+if TYPE_CHECKING:
+    from pipelines.capture_stats import CaptureStats
 
 
 @dataclass(slots=True)
@@ -87,3 +91,31 @@ def stop_on_signals() -> StopFlag:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def capture_probe(latest: list[CaptureStats]) -> Probe:
+    """Metrics of a live capture from its latest stats (per worker: bounded by --workers)."""
+
+    def probe() -> Iterator[Sample]:
+        if not latest:
+            return
+        st = latest[0]
+        for w, ws in sorted(st.workers.items()):
+            lab = {"worker": str(w)}
+            r = ws.ring
+            yield Sample("capture_packets", "Packets by state", r.kernel_packets,
+                         {**lab, "state": "received"})  # fmt: skip
+            yield Sample("capture_packets", "Packets by state", ws.packets,
+                         {**lab, "state": "decoded"})  # fmt: skip
+            yield Sample("capture_dropped", "Packets dropped", r.kernel_drops,
+                         {**lab, "where": "kernel"})  # fmt: skip
+            yield Sample("capture_dropped", "Packets dropped", r.blocks_bad,
+                         {**lab, "where": "app-bad-block"})  # fmt: skip
+            yield Sample("capture_ring_full", "Times the kernel found the ring full",
+                         r.kernel_freezes, lab)  # fmt: skip
+        for status, n in sorted(st.summary.status.items()):
+            yield Sample("packets_decoded", "Packets by decode status", n, {"status": status})
+        for cls, n in sorted(st.summary.by_class.items()):
+            yield Sample("hits", "Hits reported", n, {"class": cls})
+
+    return probe
