@@ -44,9 +44,9 @@ format: $(STAMP) ## Apply ruff formatting and safe fixes
 samples: $(STAMP) ## Regenerate samples/ captures with scapy (then UPDATE_GOLDEN=1 make test)
 	$(PY) samples/make_samples.py samples
 
-BENCH_DEBS := libndpi-bin tshark time
+BENCH_DEBS := libndpi-bin tshark time nfdump tcpreplay
 
-bench: $(STAMP) ## Benchmarks against peers (ndpiReader, tshark) on a >=1M-packet corpus
+bench: $(STAMP) ## Benchmarks against peers: scan vs ndpiReader/tshark, collect vs nfcapd, decoders, capture
 	@missing=$$(for p in $(BENCH_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "bench: installing $$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \

@@ -17,6 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The other benchmarks, run after the capture-file comparison (`--skip NAME` leaves one out):
+# block-list matcher; NetFlow/IPFIX and sFlow decoding; live collection against nfcapd; live
+# capture in a veth pair fed by tcpreplay (needs root).
+EXTRA = (
+    "bench_matcher.py",
+    "bench_netflow.py",
+    "bench_sflow.py",
+    "bench_collect.py",
+    "bench_capture.py",
+)
 
 
 @dataclass
@@ -164,9 +174,11 @@ def main() -> int:
         ("benign captures only", build_benign(shared, args.out)),
     ):
         compare(label, small, large, tools(venv_bin), args)
-    matcher_bench = ROOT / "bench" / "bench_matcher.py"
-    if matcher_bench.exists():
-        subprocess.run([sys.executable, str(matcher_bench)], check=False)
+    for name in EXTRA:  # each prints its own lines and compares with its own peer
+        script = ROOT / "bench" / name
+        if name not in args.skip and script.exists():
+            print(f"== {name}", flush=True)
+            subprocess.run([sys.executable, str(script)], check=False)
     return 0
 
 

@@ -22,7 +22,8 @@ from conftest import GROUNDTRUTH
 
 from pipelines.sources.udp import open_socket
 
-from .exporters import free_udp_port, receive_all, softflowd_replay
+from .exporters import free_udp_port, receive_all, softflowd_replay, start_nfcapd
+from .test_oracle import nfdump_flows
 
 MINEWATCH = [sys.executable, "-m", "minewatch"]
 CAPTURE = "nesfit__cgminer.g0.pcapng"
@@ -136,10 +137,22 @@ def test_collect_matches_scan_by_list(
     pools = _pool_list(tmp_path)
     db = f"sqlite:///{tmp_path / 'hits.db'}"
     c = Collect(tmp_path, pools, db)
-    log = softflowd_replay(oracle_tools["softflowd"], pcap, [f"127.0.0.1:{c.port}"], version,
-                           run_dir)  # fmt: skip
-    m = c.wait_datagrams(_exported(log))
+    flowdir = tmp_path / "nfcapd"
+    flowdir.mkdir()
+    nfcapd, nf_port = start_nfcapd(oracle_tools["nfcapd"], flowdir, tmp_path / "nfcapd.log")
+    try:
+        log = softflowd_replay(oracle_tools["softflowd"], pcap,
+                               [f"127.0.0.1:{c.port}", f"127.0.0.1:{nf_port}"], version,
+                               run_dir)  # fmt: skip
+        m = c.wait_datagrams(_exported(log))
+    finally:
+        time.sleep(0.3)
+        nfcapd.send_signal(signal.SIGTERM)
+        nfcapd.wait(timeout=30)
     err = c.stop()
+    # the collector decoded as many records as nfcapd stored from the same export
+    decoded = sum(v for k, v in m.items() if k.startswith("minewatch_records_decoded_total"))
+    assert decoded == len(nfdump_flows(oracle_tools["nfdump"], flowdir)) > 0
     assert "kernel drops 0" in err
     assert m.get('minewatch_decode_malformed_total{format="netflow"}', 0) == 0
     stored = _hits(db)
