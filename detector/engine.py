@@ -151,8 +151,10 @@ class Engine:
             if st is None and more is None:
                 continue
             evidence = list(st.evidence) if st is not None else []
-            if st is not None and not evidence:
-                evidence.extend(st.provisional.values())  # the more bytes never came
+            if st is not None and not _payload_evidence(evidence):
+                # the more bytes never came: what the payload said so far beats endpoint-only
+                # evidence (a pair-cache entry may arrive first, e.g. at a batch boundary)
+                evidence.extend(st.provisional.values())
             for ev in more or ():
                 if not any(e.kind == ev.kind for e in evidence):
                     evidence.append(ev)

@@ -53,8 +53,10 @@ class _TimedMap:
 
     def put(self, key: tuple[int, ...], value: Remembered) -> None:
         old = self.items.pop(key, None)
-        if old is not None and old.expires > value.expires:
-            value.expires = old.expires
+        if old is not None:
+            if old.since > value.since:  # learned later on the wire: keep it (arrival order
+                old, value = value, old  # across batches and workers must not matter)
+            value.expires = max(value.expires, old.expires)
         self.items[key] = value
         if old is None:  # a refreshed key keeps the membership array valid (no rebuild)
             self._lo = None

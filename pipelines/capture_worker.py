@@ -31,10 +31,10 @@ import numpy as np
 
 from blacklist.allow import AllowIndex
 from blacklist.matcher import Matcher
-from pipelines.batch import PACKET_DTYPE, RECORD_DTYPE, STATUS_NAMES, PacketBatch
+from pipelines.batch import RECORD_DTYPE, STATUS_NAMES, PacketBatch
 from pipelines.capture_stats import WorkerStats
 from pipelines.decoders.packet import decode
-from pipelines.parallel import FlowWorker, _Outbox, warm_up
+from pipelines.parallel import FlowWorker, Outbox, warm_up
 from pipelines.sources import afpacket_walk as aw
 from pipelines.sources.afpacket import RingConfig, RingError, RxRing
 from pipelines.sources.bpf import Insn
@@ -58,7 +58,7 @@ class WorkerSpec:
 
 
 class _Loop:
-    def __init__(self, spec: WorkerSpec, inbox: Connection, out: _Outbox) -> None:
+    def __init__(self, spec: WorkerSpec, inbox: Connection, out: Outbox) -> None:
         self.spec = spec
         self.inbox = inbox
         self.out = out
@@ -142,10 +142,7 @@ class _Loop:
         now = time.time()
         if now - self.last_now < TICK:
             return
-        empty = PacketBatch(
-            np.zeros(0, np.uint8), np.zeros(0, RECORD_DTYPE), np.zeros(0, PACKET_DTYPE)
-        )
-        self.worker.feed(empty, now)
+        self.worker.expire(now)
         self.last_now = now
         self.stats.ticks += 1
         self.send_hits()
@@ -250,7 +247,7 @@ def capture_worker_main(spec: WorkerSpec, inbox: Connection, outbox_conn: Connec
     """Entry point of a capture worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    out = _Outbox(outbox_conn)
+    out = Outbox(outbox_conn)
     code = 0
     loop: _Loop | None = None
     try:

@@ -231,7 +231,7 @@ class Collector:
 
     def tick(self, now: float) -> None:
         """Periodic work: end idle packet-path flows on wall time, report, save templates."""
-        self.engine.finish(self.packets.table.expire(now), "sflow")
+        self.packets.expire(now)
         self.aggregator.flush(now)
         if self.after_flush is not None:
             self.after_flush()

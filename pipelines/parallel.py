@@ -221,6 +221,11 @@ class FlowWorker:
             raise RuntimeError("FlowWorker.feed before begin")
         self.flows += self.stage.feed(batch, now)
 
+    def expire(self, now: float) -> None:
+        """End the flows idle at `now` (wall clock on a quiet live link)."""
+        if self.stage is not None:
+            self.stage.expire(now)
+
     def end(self) -> None:
         """End the capture: every flow still open is decided now."""
         if self.stage is not None:
@@ -307,7 +312,7 @@ class _Attached:
             self._close(index)
 
 
-class _Outbox:
+class Outbox:
     """Sends from a thread, so the worker never blocks on a full pipe while the parent may be
     blocked sending to it."""
 
@@ -351,7 +356,7 @@ def warm_up(matcher: Matcher) -> None:
 def worker_main(index: int, matcher: Matcher, inbox: Connection, outbox_conn: Connection) -> None:
     """Entry point of a scan worker process (messages in `ParallelScanner`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    out = _Outbox(outbox_conn)
+    out = Outbox(outbox_conn)
     slots = _Attached()
     code = 0
     try:
@@ -378,8 +383,8 @@ def worker_main(index: int, matcher: Matcher, inbox: Connection, outbox_conn: Co
                 worker.absorb(msg[1])
                 worker.end()
                 out.send(("ended", worker.take_hits(), worker.flows, worker.take_knowledge()))
-            elif kind == "matcher":
-                worker.ctx.swap_matcher(msg[1])
+            elif kind == "matcher":  # the allowlist index comes with its list
+                worker.ctx.swap_matcher(msg[1], AllowIndex(msg[1].entries))
             elif kind == "stop":
                 out.send(("stats", worker.ctx.stats))
                 break

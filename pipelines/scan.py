@@ -69,6 +69,10 @@ class FlowStage:
         engine.finish(table.expire(now), self.source)
         return int(new.sum())
 
+    def expire(self, now: float) -> None:
+        """End the flows idle at time `now` without a batch (a quiet live link: wall clock)."""
+        self.engine.finish(self.table.expire(now), self.source)
+
     def drain(self) -> None:
         """End every flow (flows do not span captures)."""
         self.engine.finish(self.table.drain(), self.source)
