@@ -107,15 +107,33 @@ class Engine:
             strict=True,
         )
         buf = batch.buf
-        for s, uid, from_client, proto, sport, dport, t, off, length in rows:
+        if batch.sampling is None:
+            alone = cut = [False] * len(cand)
+        else:  # sampled packets (see PacketBatch): 1-in-1 is still a stream
+            alone = (batch.sampling[cand] != 1).tolist()
+            recs = batch.records[cand]
+            cut = ((recs["caplen"] < recs["wirelen"]) & (batch.sampling[cand] != 1)).tolist()
+        for (s, uid, from_client, proto, sport, dport, t, off, length), single, truncated in zip(
+            rows, alone, cut, strict=True
+        ):
             st = self._state(uid)
             if st.done:  # decided earlier in this batch
                 continue
+            if single:  # a sample is not the continuation of the previous one
+                st.streams[0].clear()
+                st.streams[1].clear()
+                st.excluded[0].clear()
+                st.excluded[1].clear()
+                st.finished.clear()
+                st.pending = False
+                st.tls = False
             payload = buf[off : off + length].tobytes()
-            confirmed = inspect_packet(self.ctx, st, payload, from_client, proto, sport, dport, t)
+            confirmed = inspect_packet(
+                self.ctx, st, payload, from_client, proto, sport, dport, t, truncated
+            )
             cols["pending"][s] = st.pending
-            for fc in st.finished:  # nothing left to ask in that direction: spend its budget
-                cols["seen_c2s" if fc else "seen_s2c"][s] = BUDGET
+            for fc in () if single else st.finished:  # nothing left to ask that way:
+                cols["seen_c2s" if fc else "seen_s2c"][s] = BUDGET  # spend its budget
             if st.done:
                 cols["done"][s] = 1
                 st.streams[0].clear()

@@ -18,6 +18,7 @@ from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
 from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
 from detector.prefilter import DNS_PORTS
 from detector.signatures import FAMILIES, family_of
+from detector.signatures.jsonlines import close_cut_line
 from pipelines.batch import addr_words
 
 if TYPE_CHECKING:
@@ -63,8 +64,12 @@ def inspect_packet(
     sport: int,
     dport: int,
     now: float,
+    truncated: bool = False,
 ) -> bool:
-    """Feed one candidate payload to the inspectors; True when a confirming match was made."""
+    """Feed one candidate payload to the inspectors; True when a confirming match was made.
+
+    `truncated`: the packet was cut on purpose (a sampled header) and is inspected on its own:
+    a JSON line it cuts off is judged by its opening members (`close_cut_line`)."""
     stream = st.streams[0 if from_client else 1]
     tls = st.tls or (not stream and payload[:2] == b"\x16\x03")
     room = (TLS_CAP if tls else STREAM_CAP) - len(stream)
@@ -90,7 +95,15 @@ def inspect_packet(
                     st.add(ev)
                     return ev.confidence >= CONFIRM_MIN
         return False
-    return _signatures(ctx.signatures, st, data, from_client, proto)
+    if _signatures(ctx.signatures, st, data, from_client, proto):
+        return True
+    if truncated and not st.done and (closed := close_cut_line(data)) is not None:
+        st.excluded[0 if from_client else 1].clear()
+        confirmed = _signatures(ctx.signatures, st, closed, from_client, proto)
+        if st.evidence and st.evidence[-1].kind == EvidenceKind.STRATUM:
+            st.evidence[-1].detail["truncated"] = True
+        return confirmed
+    return False
 
 
 def _signatures(

@@ -21,7 +21,7 @@ from typing import Any
 
 from detector.base import EXCLUDE, NEED_MORE, EvidenceKind, HitClass, Outcome, Verdict
 from detector.signatures.ethproxy import work_triple
-from detector.signatures.jsonlines import clip, excerpt
+from detector.signatures.jsonlines import clip, excerpt, scan_prefix
 
 MAX_HEAD = 8192
 MAX_BODY = 16384
@@ -115,65 +115,12 @@ def _parse_body(raw: bytes) -> Any:
         return None
 
 
-def _scan_prefix(text: bytes) -> tuple[dict[str, str], set[str]]:
-    """Top-level string members and the keys of the top-level `result` object of a JSON text
-    that may be cut short.
-
-    A getblocktemplate reply (and a `submitblock` request) carries whole blocks and runs to
-    megabytes, so only its first KiB are ever in view and `json.loads` cannot help. This walks
-    the prefix token by token (strings, brackets, `:` and `,`; bounded by `MAX_BODY`) and keeps
-    structure, not substrings: a key counts only where the grammar puts a key.
-    """
-    members: dict[str, str] = {}
-    result_keys: set[str] = set()
-    stack: list[int] = []  # b"{"[0] or b"["[0] per open container
-    expect_key = False
-    last_key = ""  # most recent key of the top-level object
-    pending_key: str | None = None
-    n = min(len(text), MAX_BODY)
-    i = 0
-    while i < n:
-        ch = text[i]
-        if ch == 0x22:  # '"'
-            j = i + 1
-            while j < n and text[j] != 0x22:
-                j += 2 if text[j] == 0x5C else 1
-            if j >= n:
-                break
-            token = text[i + 1 : j].decode("utf-8", "replace")
-            depth = len(stack)
-            if expect_key and stack[-1:] == [0x7B]:
-                if depth == 1:
-                    last_key = pending_key = token
-                elif depth == 2 and last_key == "result" and stack[0] == 0x7B:
-                    result_keys.add(token)
-            elif depth == 1 and pending_key is not None:
-                members[pending_key] = token
-            expect_key = False
-            i = j + 1
-            continue
-        if ch in (0x7B, 0x5B):  # '{' '['
-            stack.append(ch)
-            expect_key = ch == 0x7B
-            pending_key = None
-        elif ch in (0x7D, 0x5D):  # '}' ']'
-            if stack:
-                stack.pop()
-            expect_key = False
-        elif ch == 0x2C:  # ','
-            expect_key = stack[-1:] == [0x7B]
-            if len(stack) == 1:
-                pending_key = None
-        i += 1
-    return members, result_keys
-
-
 def _truncated_evidence(raw: bytes) -> tuple[str, str, float] | None:
     """Evidence from the visible prefix of a JSON body too long to parse whole."""
     text = raw[:MAX_BODY].lstrip()
     if text[:1] != b"{":
         return None
-    members, result_keys = _scan_prefix(text)
+    members, result_keys = scan_prefix(text, MAX_BODY)
     method = members.get("method")
     if method in BODY_METHODS:
         variant, confidence = BODY_METHODS[method]

@@ -136,6 +136,81 @@ def parse(data: bytes) -> JsonLines:
     return JsonLines(objects=tuple(objects), anchored=True, incomplete=incomplete)
 
 
+def scan_prefix(text: bytes, limit: int = MAX_SCAN) -> tuple[dict[str, str], set[str]]:
+    """Top-level string members and the keys of the top-level `result` object of a JSON text
+    that may be cut short.
+
+    A getblocktemplate reply (and a `submitblock` request) carries whole blocks and runs to
+    megabytes, and a sampled packet (sFlow) holds only the first 128 bytes of a Stratum line,
+    so `json.loads` cannot help. This walks the prefix token by token (strings, brackets, `:`
+    and `,`; bounded by `limit`) and keeps structure, not substrings: a key counts only where
+    the grammar puts a key.
+    """
+    members: dict[str, str] = {}
+    result_keys: set[str] = set()
+    stack: list[int] = []  # b"{"[0] or b"["[0] per open container
+    expect_key = False
+    last_key = ""  # most recent key of the top-level object
+    pending_key: str | None = None
+    n = min(len(text), limit)
+    i = 0
+    while i < n:
+        ch = text[i]
+        if ch == 0x22:  # '"'
+            j = i + 1
+            while j < n and text[j] != 0x22:
+                j += 2 if text[j] == 0x5C else 1
+            if j >= n:
+                break
+            token = text[i + 1 : j].decode("utf-8", "replace")
+            depth = len(stack)
+            if expect_key and stack[-1:] == [0x7B]:
+                if depth == 1:
+                    last_key = pending_key = token
+                elif depth == 2 and last_key == "result" and stack[0] == 0x7B:
+                    result_keys.add(token)
+            elif depth == 1 and pending_key is not None:
+                members[pending_key] = token
+            expect_key = False
+            i = j + 1
+            continue
+        if ch in (0x7B, 0x5B):  # '{' '['
+            stack.append(ch)
+            expect_key = ch == 0x7B
+            pending_key = None
+        elif ch in (0x7D, 0x5D):  # '}' ']'
+            if stack:
+                stack.pop()
+            expect_key = False
+        elif ch == 0x2C:  # ','
+            expect_key = stack[-1:] == [0x7B]
+            if len(stack) == 1:
+                pending_key = None
+        i += 1
+    return members, result_keys
+
+
+def close_cut_line(data: bytes) -> bytes | None:
+    """The stream with its cut-off last JSON line replaced by a complete stand-in, or None.
+
+    For packets that were truncated on purpose (sFlow keeps the first 128 bytes of each sampled
+    packet): no more bytes will come, but the line's opening members usually name the method
+    (`{"id":1,"method":"mining.subscribe","params":["cgminer/4.9`). The stand-in keeps only the
+    top-level string members seen (method, jsonrpc, worker, ...) with empty params, so a
+    signature can judge the method; it is never used for data that may still grow.
+    """
+    doc = parse(data)
+    if not doc.anchored or not doc.incomplete:
+        return None
+    cut = data[:MAX_SCAN]
+    start = cut.rfind(b"\n") + 1
+    members, _ = scan_prefix(cut[start:].lstrip(_WS))
+    if "method" not in members:
+        return None
+    stand_in: dict[str, object] = {"id": None, **members, "params": []}
+    return cut[:start] + json.dumps(stand_in).encode() + b"\n"
+
+
 def excerpt(raw: bytes) -> str:
     """At most `EXCERPT_LEN` printable characters of a matched line."""
     text = raw[: EXCERPT_LEN * 4].decode("utf-8", "replace")[:EXCERPT_LEN]

@@ -213,7 +213,8 @@ class SflowBatch:
     def packet_batch(self) -> PacketBatch:
         """The raw headers decoded by the packet path, ready for `FlowStage.feed`."""
         buf, records = self.chunk.buf, self.chunk.records
-        return PacketBatch(buf, records, decode(buf, records))
+        sampling = np.ascontiguousarray(self.sampled["sampling_rate"], dtype=np.uint32)
+        return PacketBatch(buf, records, decode(buf, records), sampling)
 
 
 def pack(datagrams: Sequence[bytes]) -> tuple[U8, I64, I64]:
