@@ -12,7 +12,7 @@ import click
 
 from minewatch import __version__
 from minewatch.cli_feeds import feeds
-from minewatch.cli_live import capture, collect
+from minewatch.cli_live import capture, collect, load_matcher
 from minewatch.output import HitPrinter, print_summary
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -55,7 +55,6 @@ def scan(
     fmt: str, progress: bool | None, workers: int,
 ) -> None:  # fmt: skip
     """Scan pcap/pcapng files (or directories of them) for mining connections."""
-    from minewatch.lists import ListError, build_matcher
     from minewatch.scanrun import run_scan
     from pipelines.parallel import WorkerError, default_workers, prestart
 
@@ -69,12 +68,7 @@ def scan(
         workers = default_workers()
     if workers > 1:
         prestart()  # the workers' fork server imports while the block list compiles
-    try:
-        matcher, notes = build_matcher(blocklists, db_url, use_db=True)
-    except ListError as exc:
-        raise click.UsageError(str(exc)) from exc
-    for note in notes:
-        click.echo(note, err=True)
+    matcher = load_matcher(blocklists, db_url)
     printer = HitPrinter(fmt, sys.stdout)
     show_progress = sys.stderr.isatty() if progress is None else progress
     # SIGTERM (service stop) unwinds like Ctrl-C: workers stopped, shared memory unlinked

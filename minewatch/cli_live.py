@@ -6,9 +6,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from blacklist.matcher import Matcher
+    from detector.context import DetectContext
 
 _COMMON = [
     click.option("--blocklist", "blocklists", multiple=True, type=click.Path(dir_okay=False),
@@ -37,9 +41,9 @@ def _default_state() -> Path:
     return base / "minewatch" / "collector-templates.json"
 
 
-def _context(blocklists: tuple[str, ...], db_url: str | None):  # type: ignore[no-untyped-def]
-    from blacklist.allow import AllowIndex
-    from detector.context import DetectContext
+def load_matcher(blocklists: tuple[str, ...], db_url: str | None) -> Matcher:
+    """The compiled list every command detects with (built-in + database + `--blocklist`
+    files); a list problem is a usage error, each file's notes go to stderr."""
     from minewatch.lists import ListError, build_matcher
 
     try:
@@ -48,6 +52,14 @@ def _context(blocklists: tuple[str, ...], db_url: str | None):  # type: ignore[n
         raise click.UsageError(str(exc)) from exc
     for note in notes:
         click.echo(note, err=True)
+    return matcher
+
+
+def _context(blocklists: tuple[str, ...], db_url: str | None) -> DetectContext:
+    from blacklist.allow import AllowIndex
+    from detector.context import DetectContext
+
+    matcher = load_matcher(blocklists, db_url)
     return DetectContext(matcher, allow=AllowIndex(matcher.entries))
 
 
@@ -129,7 +141,6 @@ def capture(
     Runs until SIGTERM or Ctrl-C; then every ring is processed, every open flow decided and
     the last hits stored before exit. Needs root (CAP_NET_RAW, CAP_NET_ADMIN).
     """
-    from minewatch.lists import ListError, build_matcher
     from minewatch.liverun import capture_probe, live_sinks, serve_metrics
     from minewatch.metrics import Metrics
     from pipelines.capture import run_capture
@@ -138,12 +149,7 @@ def capture(
     from pipelines.sources.afpacket import RingError
     from pipelines.sources.bpf import FilterError
 
-    try:
-        matcher, notes = build_matcher(blocklists, db_url, use_db=True)
-    except ListError as exc:
-        raise click.UsageError(str(exc)) from exc
-    for note in notes:
-        click.echo(note, err=True)
+    matcher = load_matcher(blocklists, db_url)
     metrics = Metrics()
     latest: list[CaptureStats] = []
     metrics.add(capture_probe(latest))
