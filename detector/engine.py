@@ -109,10 +109,12 @@ class Engine:
         buf = batch.buf
         if batch.sampling is None:
             alone = cut = [False] * len(cand)
-        else:  # sampled packets (see PacketBatch): 1-in-1 is still a stream
-            alone = (batch.sampling[cand] != 1).tolist()
+        else:  # sampled packets (see PacketBatch): 1-in-1 whole frames are still a stream;
+            # a header cut short by the sampler is never one (its missing bytes are lost)
             recs = batch.records[cand]
-            cut = ((recs["caplen"] < recs["wirelen"]) & (batch.sampling[cand] != 1)).tolist()
+            cut_mask = recs["caplen"] < recs["wirelen"]
+            alone = ((batch.sampling[cand] != 1) | cut_mask).tolist()
+            cut = cut_mask.tolist()
         for (s, uid, from_client, proto, sport, dport, t, off, length), single, truncated in zip(
             rows, alone, cut, strict=True
         ):

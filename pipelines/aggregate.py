@@ -6,8 +6,9 @@ packet per hour (DOMAIN.md), so one flow record is weak on its own and thousands
 sampled packets) to an accumulator keyed by (client, server, server port, transport) and reports
 one aggregated hit per key and interval: first/last seen, flow records, sampled and estimated
 packet/byte counts (scaled by the sampling rate; flow counts are not scaled), all evidence kinds
-with their best confidence, and the sampling rates seen. Accumulators idle for longer than the
-window are forgotten; the number of keys is bounded (least recently updated go first).
+with their best confidence, and the sampling rates seen. Each row counts its own interval, so
+rows of one pair add up; the evidence about the pair carries over. Accumulators idle for longer
+than the window are forgotten; the number of keys is bounded (least recently updated go first).
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ class Accumulator:
     cls: HitClass = HitClass.MINING
     detail: dict[str, Any] = field(default_factory=dict)
     dirty: bool = True
+    seen: float = 0.0  # last packet time of any hit (idle expiry; survives the interval reset)
+
+    def reset(self) -> None:
+        """Start the next report interval: counters and times restart, what the evidence says
+        about the pair (kinds, confidence, variant, detail) stays."""
+        self.first_ts, self.last_ts = float("inf"), float("-inf")
+        self.records = self.packets_sampled = self.bytes_sampled = 0
+        self.packets_est = self.bytes_est = 0
+        self.client_ports.clear()
+        self.sampling.clear()
+        self.sources.clear()
+        self.dirty = False
 
 
 class Aggregator:
@@ -65,6 +78,7 @@ class Aggregator:
         scale = sampling if sampling > 0 else 1
         acc.first_ts = min(acc.first_ts, hit.first_ts)
         acc.last_ts = max(acc.last_ts, hit.last_ts)
+        acc.seen = max(acc.seen, hit.last_ts)
         acc.records += 1
         acc.packets_sampled += hit.packets
         acc.bytes_sampled += hit.bytes
@@ -90,16 +104,17 @@ class Aggregator:
             self.evicted += 1
 
     def flush(self, now: float | None = None) -> int:
-        """Report every accumulator changed since the last flush; forget those idle past the
-        window (at packet time `now`). Returns the number of hits reported."""
+        """Report every accumulator changed since the last flush — one row per pair and
+        interval, with the counts of that interval only (rows add up) — and forget those idle
+        past the window (at packet time `now`). Returns the number of hits reported."""
         n = 0
         for key in list(self.acc):
             acc = self.acc[key]
             if acc.dirty:
                 self.sink(self._hit(acc))
-                acc.dirty = False
+                acc.reset()
                 n += 1
-            elif now is not None and now - acc.last_ts > self.window:
+            elif now is not None and now - acc.seen > self.window:
                 del self.acc[key]
         self.reported += n
         return n

@@ -86,8 +86,8 @@ class PacketBatch:
     """Decoded packets of one chunk; `buf` holds the bytes `payload_off` points into.
 
     `sampling` (sampled sources such as sFlow): the 1-in-N rate each packet was sampled at.
-    Packets sampled at N > 1 (or an unknown rate, 0) are not a stream: the detectors judge each
-    on its own, and one cut short by the sampler's header size by what it shows.
+    Packets sampled at N > 1 (or an unknown rate, 0), and packets cut short by the sampler's
+    header size, are not a stream: the detectors judge each on its own, by what it shows.
     """
 
     buf: U8

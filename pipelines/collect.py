@@ -82,7 +82,7 @@ class Collector:
         self.sf_records = RecordStage(ctx, self.aggregator, self._sf_source)
         self._agents: list[str] = [""]
         self._agent_ids: dict[tuple[int, int], int] = {}
-        self._rates: dict[tuple[int, int], int] = {}  # (lo word, lo word) → sFlow rate
+        self._rates: dict[tuple[int, ...], int] = {}  # address pair (words) → sFlow rate
         self.engine = Engine(ctx, self._packet_hit)
         self.packets = FlowStage(self.engine, "sflow")
         self._ready: queue.SimpleQueue[DatagramBatch | None] = queue.SimpleQueue()
@@ -105,9 +105,11 @@ class Collector:
         self.sink(hit)
 
     def _packet_hit(self, hit: FlowHit) -> None:
-        """A hit from sampled packets: scale by the rate its packets were sampled at."""
-        a, b = addr_words(hit.client_ip)[1], addr_words(hit.server_ip)[1]
-        self.aggregator.add(hit, self._rates.get((min(a, b), max(a, b)), 0))
+        """A hit from sampled packets: scaled by the rate the pair's latest sample was taken at
+        (one rate per agent and interface in practice; a pair seen by two samplers with
+        different rates is scaled by the later one)."""
+        a, b = addr_words(hit.client_ip), addr_words(hit.server_ip)
+        self.aggregator.add(hit, self._rates.get((*min(a, b), *max(a, b)), 0))
 
     # -- state -----------------------------------------------------------------------------
     def _load_state(self, path: Path | None) -> FlowState:
@@ -201,9 +203,10 @@ class Collector:
     def _remember_rates(self, packets: np.ndarray, rates: np.ndarray) -> None:
         if len(self._rates) > 1_000_000:
             self._rates.clear()
-        a, b = packets["src_lo"], packets["dst_lo"]
-        lo, hi = np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
-        self._rates.update(zip(zip(lo, hi, strict=True), rates.tolist(), strict=True))
+        src = list(zip(packets["src_hi"].tolist(), packets["src_lo"].tolist(), strict=True))
+        dst = list(zip(packets["dst_hi"].tolist(), packets["dst_lo"].tolist(), strict=True))
+        keys = ((*min(x, y), *max(x, y)) for x, y in zip(src, dst, strict=True))
+        self._rates.update(zip(keys, rates.tolist(), strict=True))
 
     def _agent_id(self, hi: int, lo: int) -> int:
         aid = self._agent_ids.get((hi, lo))

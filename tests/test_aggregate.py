@@ -46,6 +46,9 @@ def test_only_changed_pairs_are_reported_again_and_idle_ones_forgotten() -> None
     assert agg.flush(now=10.0) == 2
     agg.add(_hit(40002, 20.0))
     assert agg.flush(now=30.0) == 1 and out[-1].server_ip == "192.0.2.9"
+    # the second row counts its own interval only (rows add up), the evidence carries over
+    assert (out[-1].first_ts, out[-1].packets) == (20.0, 2)
+    assert out[-1].detail["aggregate"]["flow_records"] == 1 and out[-1].evidence
     assert agg.flush(now=5000.0) == 0
     assert len(agg.acc) == 0  # both idle past the window
 

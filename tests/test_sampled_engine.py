@@ -57,13 +57,15 @@ def test_cut_headers_still_name_stratum() -> None:
     need_shared()
     paths = [MINING / f for f in STRATUM_CAPTURES]
     full = _stratum_flows(_run(paths, sampled=False, header=65535))
-    whole = _stratum_flows(_run(paths, sampled=False))  # every packet, but cut to 128 bytes
+    one_in_one = _stratum_flows(_run(paths, sampled=False))  # every packet, cut to 128 bytes
     as_samples = _stratum_flows(_run(paths, sampled=True))
-    print(f"\nstratum flows: whole packets {len(full)}; from 128-byte headers as a stream "
-          f"{len(whole)}, as samples {len(as_samples)}")  # fmt: skip
-    assert whole <= as_samples  # judging the cut line never loses what reassembly found
-    assert len(full) > 0
-    assert len(as_samples) >= len(whole) + 5
+    print(f"\nstratum flows: whole packets {len(full)}; 128-byte headers at 1-in-1 "
+          f"{len(one_in_one)}, at 1-in-1000 {len(as_samples)}")  # fmt: skip
+    # a cut packet is judged alone whatever the rate (its missing bytes cannot be reassembled);
+    # each sample's opening line names more flows than reassembling whole packets does, where
+    # an early exclusion of one direction ends the inspection
+    assert one_in_one == as_samples
+    assert len(as_samples) >= len(full) >= 20
 
 
 def test_one_in_four_samples_find_stratum_flows_and_mark_them_truncated() -> None:
