@@ -48,11 +48,18 @@ class Thresholds:
     max_sampling: int = 100  # records sampled 1:N with N >= this are not judged
 
 
-def features(flows: Flows, th: Thresholds) -> npt.NDArray[np.bool_]:
-    """Per flow, which of the four features hold: shape (n, 4) — long, cadence, size, flags."""
+def features(
+    flows: Flows, th: Thresholds, sampling: npt.NDArray[np.uint32] | None = None
+) -> npt.NDArray[np.bool_]:
+    """Per flow, which of the four features hold: shape (n, 4) — long, cadence, size, flags.
+    Packet and byte counts are scaled by `sampling` (1-in-N per flow; 0 = unknown, as is)."""
     seconds = flows["last_ts"] - flows["first_ts"]
     packets = (flows["pkts_c2s"] + flows["pkts_s2c"]).astype(np.float64)
     octets = (flows["bytes_c2s"] + flows["bytes_s2c"]).astype(np.float64)
+    if sampling is not None:
+        scale = np.maximum(sampling, 1).astype(np.float64)
+        packets *= scale
+        octets *= scale
     with np.errstate(divide="ignore", invalid="ignore"):
         ppm = packets / (seconds / 60.0)
         bpp = octets / packets
@@ -89,16 +96,17 @@ class Behaviour:
     ) -> list[tuple[int, Evidence]]:
         if not len(flows):
             return []
-        f = features(flows, self.th)
+        f = features(flows, self.th, sampling)
         ok = f.all(axis=1)
         if sampling is not None:
             ok &= sampling < self.th.max_sampling
         found: list[tuple[int, Evidence]] = []
         for row in np.flatnonzero(ok).tolist():
             flow = flows[row]
+            k = max(int(sampling[row]), 1) if sampling is not None else 1
             seconds = float(flow["last_ts"] - flow["first_ts"])
-            packets = int(flow["pkts_c2s"] + flow["pkts_s2c"])
-            octets = int(flow["bytes_c2s"] + flow["bytes_s2c"])
+            packets = int(flow["pkts_c2s"] + flow["pkts_s2c"]) * k
+            octets = int(flow["bytes_c2s"] + flow["bytes_s2c"]) * k
             detail = {
                 "behaviour": {
                     "seconds": round(seconds, 1),

@@ -58,6 +58,7 @@ class CollectStats:
     state_saves: int = 0
     state_errors: int = 0
     errors: int = 0  # batches whose processing raised (logged)
+    processed: dict[str, int] = field(default_factory=dict)  # datagrams decoded, by listener
 
 
 class Collector:
@@ -173,6 +174,8 @@ class Collector:
             log.exception("batch of %d datagrams (%s) failed", len(batch), batch.kind)
         finally:
             batch.release()
+            done = self.stats.processed
+            done[batch.kind] = done.get(batch.kind, 0) + len(batch)
 
     def _process(self, batch: DatagramBatch) -> None:
         self.stats.batches += 1
@@ -180,9 +183,8 @@ class Collector:
         if batch.kind == "sflow":
             self._sflow(batch)
             return
-        eids = np.fromiter(
-            (self.nf_state.exporter_id(s) for s in batch.senders), dtype=np.uint32, count=len(batch)
-        )
+        ids = np.array([self.nf_state.exporter_id(s) for s in batch.sender_names], np.uint32)
+        eids = ids[batch.sender_index] if len(ids) else np.zeros(len(batch), np.uint32)
         recs = decode_batch(
             self.nf_state, batch.buf, batch.offsets, batch.lengths, eids, batch.received
         )
@@ -258,6 +260,10 @@ class Collector:
                          r.refresh_drops(), {**lab, "where": "kernel"})  # fmt: skip
             yield Sample("receiver_buffer_waits", "Times every receive buffer was busy",
                          st.waits_for_buffer, lab)  # fmt: skip
+            yield Sample("datagrams_processed", "Datagrams decoded and detected on",
+                         self.stats.processed.get(kind, 0), lab)  # fmt: skip
+            yield Sample("datagrams_truncated", "Datagrams larger than a receive slot",
+                         st.truncated, lab)  # fmt: skip
         c = self.nf_state.counters
         yield Sample("template_misses", "Data sets whose template was unknown", c.template_misses)
         yield Sample("flows_no_sampling", "Flow records without a sampling rate",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 
@@ -29,43 +30,42 @@ ON_RECORD = ("ip-list", "dns-learned", "pair-cache")
 SourceName = Callable[[int], str]  # exporter id → label such as "netflow:192.0.2.1"
 
 
-def orient(recs: FlowRecords) -> Flows:
-    """Flow-table rows from flow records: the side with the ephemeral (or higher) port is the
+@nb.njit(cache=True)
+def _orient(recs, out, rows):  # type: ignore[no-untyped-def]
+    """One pass: keep TCP/UDP records with addresses, oriented to (client, server)."""
+    n = 0
+    for i in range(recs.shape[0]):
+        r = recs[i]
+        if r.family == 0 or (r.proto != 6 and r.proto != 17):
+            continue
+        sp, dp = np.int64(r.sport), np.int64(r.dport)
+        se, de = sp >= 32768, dp >= 32768
+        src_client = se if se != de else sp > dp
+        f = out[n]
+        f.proto, f.family = r.proto, r.family
+        f.first_ts, f.last_ts = r.first_ts, r.last_ts
+        if src_client:
+            f.c_hi, f.c_lo, f.cport = r.src_hi, r.src_lo, r.sport
+            f.s_hi, f.s_lo, f.sport = r.dst_hi, r.dst_lo, r.dport
+            f.pkts_c2s, f.bytes_c2s, f.flags_c2s = r.packets, r.bytes, r.tcp_flags
+        else:
+            f.c_hi, f.c_lo, f.cport = r.dst_hi, r.dst_lo, r.dport
+            f.s_hi, f.s_lo, f.sport = r.src_hi, r.src_lo, r.sport
+            f.pkts_s2c, f.bytes_s2c, f.flags_s2c = r.packets, r.bytes, r.tcp_flags
+        rows[n] = i
+        n += 1
+    return n
+
+
+def orient(recs: FlowRecords) -> tuple[Flows, npt.NDArray[np.int64]]:
+    """Flow-table rows from the connection records (TCP/UDP with addresses — not options data,
+    not ICMP, whose "ports" are type/code: a ping to a pool is not mining, and the pcap path
+    agrees), and the record row of each. The side with the ephemeral (or higher) port is the
     client; the record's counters go to the direction it was counted in, unscaled."""
-    n = len(recs)
-    out = np.zeros(n, dtype=FLOW_DTYPE)
-    if not n:
-        return out
-    sp, dp = recs["sport"].astype(np.int64), recs["dport"].astype(np.int64)
-    se, de = sp >= 32768, dp >= 32768
-    src_client = np.where(se != de, se, sp > dp)
-    for name, a, b in (("hi", "src_hi", "dst_hi"), ("lo", "src_lo", "dst_lo")):
-        out[f"c_{name}"] = np.where(src_client, recs[a], recs[b])
-        out[f"s_{name}"] = np.where(src_client, recs[b], recs[a])
-    out["cport"] = np.where(src_client, recs["sport"], recs["dport"])
-    out["sport"] = np.where(src_client, recs["dport"], recs["sport"])
-    out["proto"] = recs["proto"]
-    out["family"] = recs["family"]
-    out["first_ts"] = recs["first_ts"]
-    out["last_ts"] = recs["last_ts"]
-    zero = np.zeros(n, dtype=np.uint64)
-    out["pkts_c2s"] = np.where(src_client, recs["packets"], zero)
-    out["pkts_s2c"] = np.where(src_client, zero, recs["packets"])
-    out["bytes_c2s"] = np.where(src_client, recs["bytes"], zero)
-    out["bytes_s2c"] = np.where(src_client, zero, recs["bytes"])
-    flags = recs["tcp_flags"]
-    out["flags_c2s"] = np.where(src_client, flags, 0)
-    out["flags_s2c"] = np.where(src_client, 0, flags)
-    return out
-
-
-def scaled(flows: Flows, sampling: npt.NDArray[np.uint32]) -> Flows:
-    """A copy with packet/byte counters multiplied by the sampling rate (0 = unknown → as is)."""
-    out = flows.copy()
-    k = np.maximum(sampling.astype(np.uint64), np.uint64(1))
-    for col in ("pkts_c2s", "pkts_s2c", "bytes_c2s", "bytes_s2c"):
-        out[col] = flows[col] * k
-    return out
+    out = np.zeros(len(recs), dtype=FLOW_DTYPE)
+    rows = np.empty(len(recs), dtype=np.int64)
+    n = _orient(recs, out, rows) if len(recs) else 0
+    return out[:n], rows[:n]
 
 
 @dataclass(slots=True)
@@ -93,20 +93,17 @@ class RecordStage:
     def feed(self, recs: FlowRecords) -> int:
         """Detect on one batch of records; returns how many carried evidence."""
         self.stats.records += len(recs)
-        # connections only: TCP/UDP records with addresses (not options data, not ICMP, whose
-        # "ports" are type/code — a ping to a pool is not mining, and the pcap path agrees)
-        recs = recs[(recs["family"] != 0) & ((recs["proto"] == 6) | (recs["proto"] == 17))]
-        self.stats.with_address += len(recs)
-        if not len(recs):
+        flows, rows = orient(recs)
+        self.stats.with_address += len(flows)
+        if not len(flows):
             return 0
-        flows = orient(recs)
-        est = scaled(flows, recs["sampling"])
+        sampling = recs["sampling"][rows]
         now = float(flows["last_ts"].max())
         found: dict[int, list[Evidence]] = {}
         for det in self.detectors:
             for row, ev in det.check(self.ctx, flows, now):
                 found.setdefault(row, []).append(ev)
-        for row, ev in self.behaviour.check(self.ctx, est, now, recs["sampling"]):
+        for row, ev in self.behaviour.check(self.ctx, flows, now, sampling):
             found.setdefault(row, []).append(ev)
             self.stats.behaviour += 1
         n = 0
@@ -114,7 +111,7 @@ class RecordStage:
             evidence = found[row]
             if all(e.weak for e in evidence):
                 continue
-            rec = recs[row]
+            rec = recs[rows[row]]
             hit = build_hit(self.source_name(int(rec["exporter"])), flow_dict(flows[row]), evidence)
             if hit is None:
                 continue

@@ -85,7 +85,7 @@ def _flows(datagrams: list[bytes]) -> np.ndarray:
     eid = state.exporter_id("127.0.0.1")
     recs = decode_batch(state, buf, off, ln, np.full(len(off), eid, np.uint32), time.time())
     recs = recs[(recs["proto"] == 6) & (recs["family"] == 4)]
-    return orient(recs)
+    return orient(recs)[0]
 
 
 @pytest.mark.slow

@@ -79,7 +79,7 @@ class Collect:
         deadline = time.monotonic() + 30
         while True:
             m = _metrics(self.metrics_port)
-            if m.get('minewatch_datagrams_received_total{listener="netflow"}', 0) >= n:
+            if m.get('minewatch_datagrams_processed_total{listener="netflow"}', 0) >= n:
                 return m
             assert time.monotonic() < deadline, f"collector got fewer than {n} datagrams: {m}"
             time.sleep(0.2)

@@ -32,6 +32,7 @@ AGENT = "192.0.2.10"
 PAYLOAD = frozenset({"stratum", "http-mining", "sni", "dns", "coin-p2p", "domain-list"})
 MAX_DATAGRAM = 1400  # what agents keep their datagrams under (one sample at least)
 SFLOW_RX = 'minewatch_datagrams_received_total{listener="sflow"}'
+SFLOW_DONE = 'minewatch_datagrams_processed_total{listener="sflow"}'
 
 Key = tuple[str, str, int, str, str]  # client, server, server port, transport, class
 Hit = dict[str, Any]  # a JSON hit as `minewatch hits` / `scan` print it
@@ -74,7 +75,7 @@ class SflowCollect(Collect):
         deadline = time.monotonic() + 30
         while True:
             m = _metrics(self.metrics_port)
-            if m.get(SFLOW_RX, 0) >= n:
+            if m.get(SFLOW_DONE, 0) >= n:  # decoded, not only received
                 return m
             assert time.monotonic() < deadline, f"collector got fewer than {n} datagrams: {m}"
             time.sleep(0.2)
@@ -86,19 +87,29 @@ class SflowCollect(Collect):
         while True:
             time.sleep(0.5)
             m = _metrics(self.metrics_port)
-            if m.get(SFLOW_RX, 0) == last > 0:
+            if m.get(SFLOW_RX, 0) == last > 0 and m.get(SFLOW_DONE, 0) == last:
                 return m
             last = m.get(SFLOW_RX, 0)
             assert time.monotonic() < deadline, f"collector still receiving: {m}"
 
     def finish(self) -> tuple[str, dict[Key, Hit]]:
-        """SIGTERM (exit status 0 asserted), then the stored hits: the last row per key (one
-        row per key and report interval, each with the counts accumulated so far)."""
+        """SIGTERM (exit status 0 asserted), then the stored hits summed per key: one row per
+        key and report interval, each counting its own interval."""
         err = self.stop()
-        last: dict[Key, Hit] = {}
+        total: dict[Key, Hit] = {}
         for h in _hits(self.db):
-            last[_key(h)] = h
-        return err, last
+            k = _key(h)
+            if k not in total:
+                total[k] = h
+                continue
+            t, a, b = total[k], _agg(total[k]), _agg(h)
+            t["evidence"] = sorted(set(t["evidence"]) | set(h["evidence"]))
+            t["packets"] += h["packets"]
+            t["bytes"] += h["bytes"]
+            for name in ("flow_records", "packets_sampled", "bytes_sampled"):
+                a[name] += b[name]
+            a["sampling"] = sorted(set(a["sampling"]) | set(b["sampling"]))
+        return err, total
 
 
 def _key(h: Hit) -> Key:
