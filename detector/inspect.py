@@ -13,9 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from blacklist.entries import Category
 from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
 from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
+from detector.extract.tls import TlsHello, sni_text
+from detector.extract.tls_fast import FOUND, NO_SNI, sni_span
 from detector.prefilter import DNS_PORTS
 from detector.signatures import FAMILIES, family_of
 from detector.signatures.jsonlines import close_cut_line
@@ -82,7 +86,7 @@ def inspect_packet(
     if tls:
         st.tls = True
         if from_client:
-            hello = client_hello_sni(data)
+            hello = _hello(data)
             if hello.need_more:
                 st.pending = True
                 return False
@@ -104,6 +108,17 @@ def inspect_packet(
             st.evidence[-1].detail["truncated"] = True
         return confirmed
     return False
+
+
+def _hello(data: bytes) -> TlsHello:
+    """The ClientHello's server name: the compiled walk for a well-formed single-record hello
+    (nearly all of them), the full parser for everything else."""
+    status, off, length = sni_span(np.frombuffer(data, dtype=np.uint8))
+    if status == FOUND:
+        return TlsHello(sni=sni_text(data[off : off + length]), is_client_hello=True)
+    if status == NO_SNI:
+        return TlsHello(is_client_hello=True)
+    return client_hello_sni(data)
 
 
 def _signatures(

@@ -70,6 +70,11 @@ def _text(raw: bytes | memoryview) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in s)
 
 
+def sni_text(name: bytes | memoryview) -> str | None:
+    """A host_name as reported: printable text, lower case, without a trailing dot."""
+    return _text(name).lower().removesuffix(".") or None
+
+
 def _sni(ext: memoryview) -> str | None:
     """First host_name (type 0) of a server_name extension (RFC 6066 3)."""
     (size,) = _U16.unpack_from(ext, 0)
@@ -83,7 +88,7 @@ def _sni(ext: memoryview) -> str | None:
         if len(name) != n:
             raise _Malformed("server_name entry length")
         if kind == 0:
-            return _text(name).lower().removesuffix(".") or None
+            return sni_text(name)
         pos += 3 + n
     return None
 
