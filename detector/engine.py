@@ -122,13 +122,7 @@ class Engine:
             if st.done:  # decided earlier in this batch
                 continue
             if single:  # a sample is not the continuation of the previous one
-                st.streams[0].clear()
-                st.streams[1].clear()
-                st.excluded[0].clear()
-                st.excluded[1].clear()
-                st.finished.clear()
-                st.pending = False
-                st.tls = False
+                st.restart()
             payload = buf[off : off + length].tobytes()
             confirmed = inspect_packet(
                 self.ctx, st, payload, from_client, proto, sport, dport, t, truncated

@@ -49,6 +49,16 @@ class FlowState:
     done: bool = False
     tls: bool = False
 
+    def restart(self) -> None:
+        """Forget the bytes and the exclusions, keep the evidence: the next packet is judged
+        on its own (a sample, not the continuation of the previous one)."""
+        for stream in self.streams:
+            stream.clear()
+        for excluded in self.excluded:
+            excluded.clear()
+        self.finished.clear()
+        self.pending = self.tls = False
+
     def add(self, ev: Evidence) -> None:
         for have in self.evidence:
             if have.kind == ev.kind and have.variant == ev.variant:
