@@ -681,7 +681,10 @@ class ParallelScanner:
     def _send(self, w: _Worker, msg: tuple[Any, ...]) -> None:
         try:
             w.inbox.send(msg)
-        except OSError:  # EPIPE: it is gone; say how
+        except OSError:  # EPIPE: it is gone; its last words (an error report) first, then how
+            w.process.join(1)
+            while self._receive(w):
+                pass
             self._lost(w)
 
     def _pump(self, block: bool) -> None:
