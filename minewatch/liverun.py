@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from detector.engine import Sink
-from detector.hits import FlowHit
 from detector.memory import OnLearn
 from minewatch.metrics import Metrics, Probe, Sample, parse_hostport
 from minewatch.output import HitPrinter
+from minewatch.sinks import hit_sinks
 
 if TYPE_CHECKING:
     from pipelines.capture_stats import CaptureStats
@@ -34,30 +34,13 @@ def live_sinks(fmt: str, db_url: str | None, *, store: bool, quiet: bool) -> Ite
     with ExitStack() as stack:
         printer = HitPrinter(fmt, sys.stdout)
         stack.callback(printer.close)
-        sinks: list[Sink] = [] if quiet else [printer]
-        commit: Callable[[], None] = sys.stdout.flush
-        on_learn: OnLearn | None = None
-        if store:
-            from blacklist.learned import Learner
-            from store.db import HitWriter, connect
+        out = stack.enter_context(hit_sinks([] if quiet else [printer], db_url, store=store))
 
-            db = connect(db_url)
-            writer = stack.enter_context(HitWriter(db))
-            sinks.append(writer)
-            learner = stack.enter_context(Learner(db, public_only=False))
+        def commit() -> None:
+            out.commit()
+            sys.stdout.flush()
 
-            def commit() -> None:
-                writer.flush()
-                sys.stdout.flush()
-
-            def on_learn(addr: str, why: str) -> None:
-                learner.learn(addr, why)
-
-        def sink(hit: FlowHit) -> None:
-            for s in sinks:
-                s(hit)
-
-        yield LiveSinks(sink, commit, on_learn, printer)
+        yield LiveSinks(out.sink, commit, out.on_learn, printer)
 
 
 def serve_metrics(metrics: Metrics, where: str | None) -> None:

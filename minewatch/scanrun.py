@@ -15,6 +15,7 @@ from detector.context import DetectContext
 from detector.engine import Sink
 from detector.hits import FlowHit
 from detector.memory import OnLearn
+from minewatch.sinks import hit_sinks
 from pipelines.parallel import ParallelScanner, default_workers
 from pipelines.scan import Progress, Scanner, ScanStats
 
@@ -29,23 +30,7 @@ def run_scan(
     per CPU; 1 scans in this process.
     """
     with ExitStack() as stack:
-        sinks: list[Sink] = [printer]
-        on_learn: OnLearn | None = None
-        if store:
-            from blacklist.learned import Learner
-            from store.db import HitWriter, connect
-
-            db = connect(db_url)
-            sinks.append(stack.enter_context(HitWriter(db)))
-            learner = stack.enter_context(Learner(db, public_only=False))
-
-            def on_learn(addr: str, why: str) -> None:
-                learner.learn(addr, why)
-
-        def sink(hit: FlowHit) -> None:
-            for s in sinks:
-                s(hit)
-
+        out = stack.enter_context(hit_sinks([printer], db_url, store=store))
         bar = None
         if progress:
             total = sum(p.stat().st_size for p in files if p.exists())
@@ -53,8 +38,8 @@ def run_scan(
                 tqdm(total=total, unit="B", unit_scale=True, desc="scan", leave=False)
             )
         return _scan(
-            files, matcher, sink, bar.update if bar is not None else None, workers,
-            on_learn=on_learn,
+            files, matcher, out.sink, bar.update if bar is not None else None, workers,
+            on_learn=out.on_learn,
         )  # fmt: skip
 
 
