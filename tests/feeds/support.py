@@ -95,9 +95,14 @@ class FeedServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                status = server._answer(self)
+                server._answer(self)
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # recorded before the client can see the answer, so the list is in the order
+                # the client made its requests (recording after the body raced the retry)
                 with server._lock:
-                    server.requests.append(Seen(self.path, dict(self.headers), status))
+                    server.requests.append(Seen(self.path, dict(self.headers), code))
+                super().send_response(code, message)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
