@@ -13,14 +13,11 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from pipelines.decoders.bigendian import be16 as _u16
+
 FALLBACK, FOUND, NO_SNI = 0, 1, 2
 _MAX_RECORD = 1 << 14
 _MAX_HELLO = 16 * 1024
-
-
-@nb.njit(cache=True, inline="always")
-def _u16(b, i):  # type: ignore[no-untyped-def]
-    return (np.int64(b[i]) << 8) | np.int64(b[i + 1])
 
 
 @nb.njit(cache=True)

@@ -12,7 +12,8 @@ import numba as nb
 import numpy as np
 
 from pipelines.decoders import templates as T
-from pipelines.decoders.flow_kernels import BAD_BODY, NTP_EPOCH, _beu, sampling_rate, uptime_offset
+from pipelines.decoders.bigendian import beu as _beu
+from pipelines.decoders.flow_kernels import BAD_BODY, NTP_EPOCH, sampling_rate, uptime_offset
 
 V4_MAPPED = np.uint64(0xFFFF_0000_0000)
 

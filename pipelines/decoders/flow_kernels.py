@@ -12,35 +12,15 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from pipelines.decoders.bigendian import be16 as _be16
+from pipelines.decoders.bigendian import be32 as _be32
+
 NTP_EPOCH = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 UPTIME_SLACK_MS = 10_000  # sysUptime this much below the last one = exporter restart
 FUTURE_SLACK_MS = 10_000  # a switched time at most this far past sysUptime is clock jitter
 
 # Datagram status written by scan_sets (d_bad); extraction may raise 0 to BAD_BODY.
 OK, BAD_BODY, BAD_HEADER = 0, 1, 2
-
-
-@nb.njit(cache=True, inline="always")
-def _be16(buf, i):  # type: ignore[no-untyped-def]
-    return (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
-
-
-@nb.njit(cache=True, inline="always")
-def _be32(buf, i):  # type: ignore[no-untyped-def]
-    return (
-        (np.int64(buf[i]) << 24)
-        | (np.int64(buf[i + 1]) << 16)
-        | (np.int64(buf[i + 2]) << 8)
-        | np.int64(buf[i + 3])
-    )
-
-
-@nb.njit(cache=True, inline="always")
-def _beu(buf, i, n):  # type: ignore[no-untyped-def]
-    v = np.uint64(0)
-    for k in range(n):
-        v = (v << np.uint64(8)) | np.uint64(buf[i + k])
-    return v
 
 
 @nb.njit(cache=True, inline="always")

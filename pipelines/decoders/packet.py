@@ -26,6 +26,8 @@ from pipelines.batch import (
     Packets,
     Records,
 )
+from pipelines.decoders.bigendian import be16 as _be16
+from pipelines.decoders.bigendian import be64 as _be64
 
 LINKTYPE_NAMES = {
     0: "null",
@@ -43,19 +45,6 @@ LINKTYPE_NAMES = {
 SUPPORTED_LINKTYPES = frozenset(LINKTYPE_NAMES)
 
 _V6_EXT = (0, 43, 44, 60, 51, 135, 139, 140)
-
-
-@nb.njit(cache=True, inline="always")
-def _be16(buf, i):  # type: ignore[no-untyped-def]
-    return (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
-
-
-@nb.njit(cache=True, inline="always")
-def _be64(buf, i):  # type: ignore[no-untyped-def]
-    v = np.uint64(0)
-    for k in range(8):
-        v = (v << np.uint64(8)) | np.uint64(buf[i + k])
-    return v
 
 
 @nb.njit(cache=True)

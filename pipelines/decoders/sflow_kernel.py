@@ -34,6 +34,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from pipelines.decoders.bigendian import be32 as _u32
+from pipelines.decoders.bigendian import be64 as _u64
+
 # Datagram status (column `status` of DATAGRAM_DTYPE).
 DG_OK = 0
 DG_PARTIAL = 1  # header fine; some samples were malformed or cut off (the others were kept)
@@ -65,24 +68,6 @@ N_COUNTS = 18
 # (first, end, first slot); everything else (vendor enterprises too) shares slot 0, "other".
 FORMAT_SLOT_RANGES = ((1, 16, 1), (1000, 1064, 16), (2000, 2048, 80))
 N_FORMAT_SLOTS = 128
-
-
-@nb.njit(cache=True, inline="always")
-def _u32(buf, i):  # type: ignore[no-untyped-def]
-    return (
-        (np.int64(buf[i]) << 24)
-        | (np.int64(buf[i + 1]) << 16)
-        | (np.int64(buf[i + 2]) << 8)
-        | np.int64(buf[i + 3])
-    )
-
-
-@nb.njit(cache=True, inline="always")
-def _u64(buf, i):  # type: ignore[no-untyped-def]
-    v = np.uint64(0)
-    for k in range(8):
-        v = (v << np.uint64(8)) | np.uint64(buf[i + k])
-    return v
 
 
 @nb.njit(cache=True, inline="always")
