@@ -1,0 +1,57 @@
+"""`create_app`: the FastAPI service. Construction is inert apart from connecting the engine
+(and so migrating the schema); no global state — everything hangs off `app.state`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api import errors
+from api.auth import KeyCache
+from api.config import Settings, load_settings
+from api.routes import ROUTERS
+from api.routes.metrics import ApiMetrics, RequestMetrics
+from minewatch import __version__
+
+PREFIX = "/v1"
+DESCRIPTION = """Block lists, verification lists, hits, cases and subscribers of minewatch.
+
+Send `Authorization: Bearer KEY` (block-list endpoints also take HTTP Basic with the key as the
+password). Roles: `export` reads block lists; `analyst` also reads subscriber data and moves
+cases; `admin` may do everything. Errors are `{"error": code, "detail": message}`."""
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The store's engine with every table present (the API-key table included)."""
+    import store.casemodels
+    import store.listmodels  # noqa: F401
+    from store.apikeys import ApiKeyRow
+    from store.db import connect
+
+    engine = connect(settings.database_url())
+    ApiKeyRow.metadata.create_all(engine, tables=[ApiKeyRow.__table__])  # type: ignore[list-item]
+    return engine
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The app; with no arguments (uvicorn `--factory`, `serve --workers N`) it reads the
+    settings from `$MINEWATCH_CONFIG` and `MINEWATCH_*` variables."""
+    settings = settings or load_settings()
+    engine = engine or open_engine(settings)
+    app = FastAPI(
+        title="minewatch",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.keys = KeyCache(engine, settings.key_cache_seconds, settings.key_touch_seconds)
+    app.state.metrics = ApiMetrics(engine)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    return app
