@@ -306,7 +306,13 @@ def list_subscribers(
 ) -> Iterable[SubscriberRow]:
     """Registry rows, optionally of one sector (any alias) and region, ordered by network."""
     ensure_tables(engine)
-    q = select(SubscriberRow).order_by(SubscriberRow.family, SubscriberRow.lo).limit(limit)
+    q = select(SubscriberRow).order_by(
+        SubscriberRow.network.is_(None),
+        SubscriberRow.family,
+        SubscriberRow.lo,
+        SubscriberRow.account,
+    )
+    q = q.limit(limit)
     if sector is not None:
         q = q.where(SubscriberRow.sector == (normalize_sector(sector) or sector))
     if region is not None:
