@@ -34,6 +34,7 @@ class Body:
     media_type: str
     sha256: str
     size: int
+    md5: str = ""  # Cisco FMC custom feeds want an MD5 checksum URL
     data: bytes | None = None  # small bodies
     path: Path | None = None  # large bodies
 
@@ -51,22 +52,25 @@ class Body:
                 yield block
 
 
-def write_body(chunks: Iterator[str], directory: Path) -> tuple[str, int, bytes | None, Path]:
-    """Encode and hash `chunks` into a file in `directory`; (sha256, size, data if small, path)."""
+def write_body(chunks: Iterator[str], directory: Path) -> tuple[str, str, int, bytes | None, Path]:
+    """Encode and hash `chunks` into a file in `directory`;
+    (sha256, md5, size, data if small, path)."""
     h = hashlib.sha256()
+    h5 = hashlib.md5(usedforsecurity=False)
     size = 0
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".body-")
     with os.fdopen(fd, "wb") as fh:
         for text in chunks:
             raw = text.encode()
             h.update(raw)
+            h5.update(raw)
             size += len(raw)
             fh.write(raw)
     digest = h.hexdigest()
     path = directory / f"{digest}.body"
     os.replace(tmp, path)
     data = path.read_bytes() if size <= MEMORY_MAX else None
-    return digest, size, data, path
+    return digest, h5.hexdigest(), size, data, path
 
 
 class RenderCache:
@@ -112,8 +116,8 @@ class RenderCache:
                 added, removed = diff_elements(format_, old.members[kind], new, kind)
                 meta = Meta(snap.version, kind, len(new), since=old.version, serial=snap.serial)
                 chunks = format_.render_diff(added, removed, meta)
-            digest, size, data, path = write_body(chunks, self.directory)
-            body = Body(snap.version, format_.media_type, digest, size, data,
+            digest, md5, size, data, path = write_body(chunks, self.directory)
+            body = Body(snap.version, format_.media_type, digest, size, md5, data,
                         None if data is not None else path)  # fmt: skip
             self.renders += 1
             self._bodies[key] = body

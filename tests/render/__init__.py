@@ -1,0 +1,1 @@
+"""Served block lists: formats, snapshots, the HTTP endpoints, exports."""
