@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session
 
 from blacklist.entries import Entry, Kind
 from store.listmodels import HEAD_ID, ListEntryRow, ListHeadRow, ListVersionRow
-from store.models import Base
 
 Ident = tuple[str, str, bool]  # (kind, value, subdomains)
 _TABLE = cast(Table, ListEntryRow.__table__)  # Core table: plain executemany for bulk writes
@@ -55,8 +54,10 @@ class Commit:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the list tables (idempotent) and the head row."""
-    Base.metadata.create_all(engine)
+    """Bring the schema up to date (migrations, idempotent) and create the head row."""
+    from store.schema import migrate
+
+    migrate(engine)
     with Session(engine) as session:
         if session.get(ListHeadRow, HEAD_ID) is None:
             session.add(ListHeadRow(id=HEAD_ID, version_id=None, updated=None))

@@ -7,7 +7,7 @@ PostgreSQL is the production target. Writes are batched: a scan inserts hits in 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from detector.base import EvidenceKind, HitClass
 from detector.hits import FlowHit
-from store.models import Base, HitRow
+from store.casebuild import CaseBuilder, CaseEvent
+from store.models import HitRow
+from store.schema import migrate
 
 ENV_DB = "MINEWATCH_DB"
 
@@ -32,7 +34,8 @@ def default_url() -> str:
 
 
 def connect(url: str | None = None) -> Engine:
-    """Create an engine (and, for SQLite, the file's directory) and make sure tables exist."""
+    """Create an engine (and, for SQLite, the file's directory) and migrate the schema to the
+    newest revision (`store.schema`)."""
     url = url or default_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -40,7 +43,7 @@ def connect(url: str | None = None) -> Engine:
     engine = create_engine(url)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
+    migrate(engine)
     return engine
 
 
@@ -56,11 +59,23 @@ def _dt(ts: float) -> datetime:
 
 
 class HitWriter:
-    """Buffers hits and inserts them in batches; use as a context manager or call `flush`."""
+    """Buffers hits and inserts them in batches; use as a context manager or call `flush`.
 
-    def __init__(self, engine: Engine, batch: int = 500) -> None:
+    Each batch also grows the cases it touches (`store.casebuild`) in the same transaction, so a
+    hit is never stored without its case; `on_events` hears of opened and reopened cases after
+    the commit."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        batch: int = 500,
+        cases: CaseBuilder | None = None,
+        on_events: Callable[[list[CaseEvent]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.batch = batch
+        self.cases = cases if cases is not None else CaseBuilder()
+        self.on_events = on_events
         self.rows: list[dict[str, Any]] = []
         self.written = 0
 
@@ -93,8 +108,11 @@ class HitWriter:
             return
         with Session(self.engine) as session, session.begin():
             session.bulk_insert_mappings(HitRow, self.rows)
+            events = self.cases.apply(session, self.rows)
         self.written += len(self.rows)
         self.rows.clear()
+        if events and self.on_events is not None:
+            self.on_events(events)
 
     def __enter__(self) -> HitWriter:
         return self
