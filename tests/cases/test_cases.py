@@ -173,7 +173,8 @@ def test_regulator_check(engine: Engine) -> None:
                              "'; drop table cases; --"])  # fmt: skip
     assert [(v.ip, v.verdict) for v in got] == [
         ("10.0.0.1", "flagged"), ("2001:db8::5", "flagged"), ("10.0.0.3", "known"),
-        ("10.9.9.9", "clear"), ("1.2.3", "invalid"), ("'; drop table cases; --", "invalid")]  # fmt: skip
+        ("10.9.9.9", "clear"), ("1.2.3", "invalid"),
+        ("'; drop table cases; --", "invalid")]  # fmt: skip
     assert len(list_cases(engine)) == 3
 
 
@@ -199,7 +200,7 @@ def test_concurrent_writers_lose_nothing(engine: Engine) -> None:
             for round_ in range(5):
                 write(engine, [hit(f"10.0.2.{k}", "192.0.2.10", t=T0 + n * 100 + round_)
                                for k in range(6)])  # fmt: skip
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=sensor, args=(n,)) for n in range(2)]
