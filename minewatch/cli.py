@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from minewatch import __version__
+from minewatch.cli_cases import cases, db
 from minewatch.cli_feeds import feeds
 from minewatch.cli_live import capture, collect, load_matcher
 from minewatch.output import HitPrinter, print_summary
@@ -128,3 +129,5 @@ def parse_since(text: str) -> datetime:
 main.add_command(feeds)
 main.add_command(collect)
 main.add_command(capture)
+main.add_command(cases)
+main.add_command(db)

@@ -69,7 +69,7 @@ def add_manual_cmd(
 
     with engine_for(db_url) as engine:
         try:
-            ch = add_manual(engine, value, reason=reason, by=who or _user(),
+            ch = add_manual(engine, value, reason=reason, by=who or user(),
                             category=Category(category), confidence=confidence)  # fmt: skip
         except ManualError as exc:
             raise FeedsError(str(exc)) from exc
@@ -88,7 +88,7 @@ def remove_manual_cmd(value: str, reason: str, who: str | None, db_url: str | No
 
     with engine_for(db_url) as engine:
         try:
-            ch = remove_manual(engine, value, reason=reason, by=who or _user())
+            ch = remove_manual(engine, value, reason=reason, by=who or user())
         except ManualError as exc:
             raise FeedsError(str(exc)) from exc
     click.echo(f"removed manual {ch.value}: version {ch.version_id}")
@@ -109,7 +109,7 @@ def audit(db_url: str | None) -> None:
     table(out)
 
 
-def _user() -> str:
+def user() -> str:
     try:
         return getpass.getuser()
     except (OSError, KeyError):
