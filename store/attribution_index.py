@@ -31,7 +31,7 @@ def to_us(ts: float) -> int | None:
     """Unix seconds as integer microseconds (None for NaN/inf or absurd values)."""
     if not math.isfinite(ts):
         return None
-    us = int(ts * 1_000_000)
+    us = round(ts * 1_000_000)
     return us if _TS_LO < us < _TS_HI else None
 
 
