@@ -31,11 +31,17 @@ CATEGORIES_FILE = (
 
 
 def rpz_ip_owner(m: Member) -> str:
-    """`32.10.2.0.192.rpz-ip` / `128.1.0.0.0.0.0.db8.2001.rpz-ip` (all 8 IPv6 groups)."""
+    """`32.10.2.0.192.rpz-ip`; IPv6 `128.1.zz.db8.2001.rpz-ip`, the `::` run written `zz`
+    (draft-vixie-dnsop-dns-rpz)."""
     if m.family == 4:
         labels = m.addr.split(".")
     else:
-        labels = [f"{int(g, 16):x}" for g in ipaddress.IPv6Address(m.addr).exploded.split(":")]
+        text = ipaddress.IPv6Address(m.addr).compressed
+        if "::" in text:
+            left, right = (part.split(":") if part else [] for part in text.split("::"))
+            labels = [*left, "zz", *right]
+        else:
+            labels = text.split(":")
     return ".".join([str(m.plen), *reversed(labels), "rpz-ip"])
 
 

@@ -6,11 +6,12 @@ an endpoint with any protocol is a tcp and a udp element), one set per family (`
 it in, so a reload is atomic and never leaves the set empty; every element carries its
 provenance as a `comment`. Diff: `add … -exist` / `del … -exist` lines for the live sets.
 
-nftables: table `inet minewatch` with interval sets `ip4`/`ip6` and endpoint sets `ep4`/`ep6`
-(`ipv4_addr . inet_proto . inet_service`). A file is one transaction: the sets are created if
-missing, flushed and refilled. Interval sets refuse overlapping elements, so a prefix inside
-another listed prefix folds into the covering one. Diff: `add element` / `delete element`.
-Rules (not emitted): `ip daddr @ip4 drop`, `ip daddr . meta l4proto . th dport @ep4 drop`.
+nftables: table `inet minewatch` with interval sets `mw_ip4`/`mw_ip6`, endpoint sets
+`mw_ep4`/`mw_ep6` (`ipv4_addr . inet_proto . inet_service`). A file is one transaction: the
+sets are created if missing, flushed and refilled. Interval sets refuse overlapping elements,
+so a prefix inside another listed prefix folds into the covering one. Diff: `add element` /
+`delete element`. Rules (not emitted): `ip daddr @mw_ip4 drop`,
+`ip daddr . meta l4proto . th dport @mw_ep4 drop`.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Nft(Format):
     has_diff = True
 
     def set_name(self, ltype: ListType, family: int) -> str:
-        return f"{_SETS[ltype]}{family}"
+        return f"mw_{_SETS[ltype]}{family}"  # `ip6` alone is an nft keyword
 
     def elements(self, members: Sequence[Member], ltype: ListType) -> dict[str, Member]:
         out: dict[str, Member] = {}
