@@ -26,8 +26,10 @@ _lock = threading.Lock()
 
 def metadata() -> MetaData:
     """The metadata of every table (importing each model module registers its tables)."""
+    import store.apikeys
     import store.casemodels
-    import store.listmodels  # noqa: F401
+    import store.listmodels
+    import store.subscribermodels  # noqa: F401
     from store.models import Base
 
     return Base.metadata
