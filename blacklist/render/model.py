@@ -137,11 +137,13 @@ class Format(ABC):
 
 
 def header(meta: Meta, fmt: Format, prefix: str = "# ") -> Iterator[str]:
-    """Comment lines naming the list, version, count and any capacity warning."""
+    """Comment lines naming the list, count and any capacity warning. A full body does not
+    name its version (that is the X-Minewatch-List-Version header), so a list type whose
+    content did not change keeps its bytes and ETag across versions: routers see a 304."""
     yield f"{prefix}minewatch block list: format={fmt.name} type={meta.ltype}\n"
-    yield f"{prefix}version={meta.version} entries={meta.count}\n"
-    if meta.since is not None:
-        yield f"{prefix}diff since={meta.since}\n"
+    yield f"{prefix}entries={meta.count}\n"
+    if meta.since is not None:  # a full body names no version: same content, same ETag
+        yield f"{prefix}diff from version {meta.since} to {meta.version}\n"
     warn = fmt.warning(meta)
     if warn:
         yield f"{prefix}{warn}\n"

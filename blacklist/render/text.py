@@ -4,7 +4,7 @@
   feeds and `while read` scripts take; no trailing comments (several consumers reject them).
   Diff: `+value` / `-value` lines.
 - csv: `value,type,source,first_seen,category` (RFC 4180 quoting); diff adds an `op` column.
-- json: `{"version", "type", "count", "entries": [{value, source, first_seen, category, ...}]}`;
+- json: `{"type", "count", "entries": [{value, source, first_seen, category, ...}]}`;
   diff: `{"version", "since", "added": [...], "removed": [...]}`.
 - edl: PAN-OS EDL. IP lines `value comment` (comment after one space, line ≤ 255 chars);
   domains `name` + `*.name` for a name with its subdomains, `^name` for the exact name only
@@ -106,7 +106,7 @@ class Json(Format):
     media_type = "application/json"
 
     def render(self, members: Sequence[Member], meta: Meta) -> Iterator[str]:
-        head = {"version": meta.version, "type": str(meta.ltype), "count": meta.count}
+        head = {"type": str(meta.ltype), "count": meta.count}
         yield orjson.dumps(head).decode()[:-1] + ',"entries":'
         yield from _json_array(members)
         yield "}\n"
