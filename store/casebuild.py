@@ -23,7 +23,9 @@ from detector.hits import merge_detail
 from store.casemodels import CaseAuditRow, CaseRow
 from store.workflow import REOPEN_FROM, Status
 
-Key = tuple[str, str, str, int, str]  # subscriber ip, account, pool ip, pool port, transport
+# subscriber ip, account, pool ip, pool port, transport, pool domain (DNS-name cases only)
+Key = tuple[str, str, str, int, str, str]
+DNS_PORTS = frozenset({53, 5353})
 CaseEvent = tuple[str, dict[str, Any]]  # (event type, payload)
 SYSTEM = "system"
 
@@ -112,7 +114,10 @@ class CaseBuilder:
         if self.attributor is not None:
             who = self.attributor.lookup(sub_ip, row["first_ts"].timestamp())
         account = who.account if who is not None else ""
-        return (sub_ip, account, pool_ip, pool_port, row["transport"]), who
+        domain = row["detail"].get("domain")
+        if _dns_only(row) and isinstance(domain, str) and domain:
+            return (sub_ip, account, "", 0, "dns", domain[:253]), who
+        return (sub_ip, account, pool_ip, pool_port, row["transport"], ""), who
 
     def group(self, rows: Iterable[dict[str, Any]]) -> dict[Key, _Acc]:
         accs: dict[Key, _Acc] = {}
@@ -134,7 +139,7 @@ class CaseBuilder:
         now = datetime.now(UTC)
         self._insert_missing(session, accs, now)
         cols = (CaseRow.subscriber_ip, CaseRow.account, CaseRow.pool_ip, CaseRow.pool_port,
-                CaseRow.transport)  # fmt: skip
+                CaseRow.transport, CaseRow.pool_domain)  # fmt: skip
         keys = list(accs)
         events: list[CaseEvent] = []
         for start in range(0, len(keys), 200):  # bounded IN lists
@@ -142,21 +147,22 @@ class CaseBuilder:
             stmt = select(CaseRow).where(tuple_(*cols).in_(part)).with_for_update()
             for case in session.scalars(stmt):
                 key = (case.subscriber_ip, case.account, case.pool_ip, case.pool_port,
-                       case.transport)  # fmt: skip
+                       case.transport, case.pool_domain)  # fmt: skip
                 events.extend(self._grow(session, case, accs[key], now))
         return events
 
     def _insert_missing(self, session: Session, accs: dict[Key, _Acc], now: datetime) -> None:
         values: list[dict[str, Any]] = []
-        for (sub_ip, account, pool_ip, port, transport), acc in accs.items():
+        for (sub_ip, account, pool_ip, port, transport, domain), acc in accs.items():
             who = acc.who
-            geo = self.geo.lookup(pool_ip) if self.geo is not None else None
+            geo = self.geo.lookup(pool_ip) if self.geo is not None and pool_ip else None
             values.append({
                 "subscriber_ip": sub_ip, "account": account,
                 "name": who.name if who is not None else "",
                 "sector": who.sector if who is not None else "",
                 "region": who.region if who is not None else "",
                 "pool_ip": pool_ip, "pool_port": port, "transport": transport,
+                "pool_domain": domain,
                 "pool_country": geo.country if geo is not None else None,
                 "pool_asn": geo.asn if geo is not None else None,
                 "pool_as_org": geo.as_org if geo is not None else None,
@@ -200,6 +206,11 @@ class CaseBuilder:
         return [(event, _payload(case))] if event else []
 
 
+def _dns_only(row: dict[str, Any]) -> bool:
+    """A pool-name lookup seen on its way to a resolver: the server is not the pool."""
+    return row["server_port"] in DNS_PORTS and set(row["evidence"]) <= {"dns", "port-only"}
+
+
 def _insert_ignore(session: Session) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for the session's dialect (SQLite, PostgreSQL)."""
     name = session.get_bind().dialect.name
@@ -227,7 +238,8 @@ def _payload(case: CaseRow) -> dict[str, Any]:
         "case_id": case.id, "status": case.status, "offences": case.offences,
         "subscriber_ip": case.subscriber_ip, "account": case.account, "name": case.name,
         "sector": case.sector, "region": case.region, "pool_ip": case.pool_ip,
-        "pool_port": case.pool_port, "transport": case.transport, "class": case.cls,
+        "pool_port": case.pool_port, "transport": case.transport,
+        "pool_domain": case.pool_domain, "class": case.cls,
         "variant": case.variant, "confidence": case.confidence,
         "first_seen": _aware(case.first_seen).isoformat(),
         "last_seen": _aware(case.last_seen).isoformat(), "hits": case.hits,

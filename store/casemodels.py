@@ -2,7 +2,9 @@
 
 A case is what an analyst verifies and a weekly report counts: every hit between the same
 subscriber (address + the account that held it at the time) and the same pool endpoint
-(address, port, transport) lands on one row. Counters only grow; the status moves through
+(address, port, transport) lands on one row. A hit that is only a DNS lookup of a pool name
+names no pool address (its server is the resolver), so it lands on a DNS-name case keyed by the
+name instead (`pool_domain`, transport `dns`). Counters only grow; the status moves through
 `store.workflow`; every move is one `case_audit` row (who, when, from, to, why).
 
 Tables only; views and functions live in `store.cases` (STYLE 11).
@@ -42,9 +44,11 @@ class CaseRow(Base):
     name: Mapped[str] = mapped_column(String(256), default="")
     sector: Mapped[str] = mapped_column(String(32), default="")
     region: Mapped[str] = mapped_column(String(128), default="")
-    pool_ip: Mapped[str] = mapped_column(String(45))
-    pool_port: Mapped[int] = mapped_column(Integer)
-    transport: Mapped[str] = mapped_column(String(8))
+    pool_ip: Mapped[str] = mapped_column(String(45))  # "" for a DNS-name case
+    pool_port: Mapped[int] = mapped_column(Integer)  # 0 for a DNS-name case
+    transport: Mapped[str] = mapped_column(String(8))  # tcp, udp; "dns" for a DNS-name case
+    # the pool name a subscriber resolved (DNS-name cases only: the resolver is not the pool)
+    pool_domain: Mapped[str] = mapped_column(String(253), default="")
     pool_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
     pool_asn: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     pool_as_org: Mapped[str | None] = mapped_column(String(256), nullable=True)
@@ -66,7 +70,13 @@ class CaseRow(Base):
 
     __table_args__ = (
         UniqueConstraint(
-            "subscriber_ip", "account", "pool_ip", "pool_port", "transport", name="uq_cases_key"
+            "subscriber_ip",
+            "account",
+            "pool_ip",
+            "pool_port",
+            "transport",
+            "pool_domain",
+            name="uq_cases_key",
         ),
         Index("ix_cases_status_last", "status", "last_seen"),
         Index("ix_cases_last_seen", "last_seen"),

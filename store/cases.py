@@ -28,6 +28,7 @@ class CaseView:
     pool_ip: str
     pool_port: int
     transport: str
+    pool_domain: str
     pool_country: str | None
     pool_asn: int | None
     pool_as_org: str | None
@@ -83,13 +84,13 @@ def _aware(dt: datetime) -> datetime:
 
 
 def view(row: CaseRow) -> CaseView:
-    return CaseView(
-        row.id, row.subscriber_ip, row.account, row.name, row.sector, row.region, row.pool_ip,
-        row.pool_port, row.transport, row.pool_country, row.pool_asn, row.pool_as_org, row.cls,
-        row.variant, row.status, _aware(row.first_seen), _aware(row.last_seen), row.hits,
-        row.flows, row.packets, row.bytes, row.confidence, dict(row.evidence), dict(row.detail),
-        row.offences, _aware(row.updated),
-    )  # fmt: skip
+    """A case row as a detached view (times made timezone-aware: SQLite drops the zone)."""
+    times = {"first_seen", "last_seen", "updated"}
+    values: dict[str, Any] = {}
+    for name in CaseView.__dataclass_fields__:
+        v = getattr(row, name)
+        values[name] = _aware(v) if name in times else dict(v) if isinstance(v, dict) else v
+    return CaseView(**values)
 
 
 def list_cases(

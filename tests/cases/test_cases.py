@@ -246,3 +246,16 @@ def test_builder_keys_by_side_and_account(engine: Engine) -> None:
     assert got == [("10.0.0.1", "A", "192.0.2.10", 3333, "school"),
                    ("10.0.0.1", "B", "192.0.2.10", 3333, "school"),
                    ("10.0.0.1", "A", "192.0.2.77", 3333, "school")]  # fmt: skip
+
+
+def test_dns_lookup_of_a_pool_is_a_name_case(engine: Engine) -> None:
+    """The resolver is not the pool: a pool-name lookup lands on a case keyed by the name."""
+    dns = dict(port=53, evidence=(EvidenceKind.DNS,), variant="domain-pool", conf=0.9)
+    write(engine, [hit("10.0.0.1", "192.0.2.53", detail={"domain": "xmr.pool.example"}, **dns),
+                   hit("10.0.0.1", "192.0.2.54", detail={"domain": "xmr.pool.example"}, **dns),
+                   hit("10.0.0.1", "192.0.2.53", detail={"domain": "eth.pool.example"}, **dns),
+                   hit("10.0.0.1", "192.0.2.10", 3333)])  # fmt: skip
+    got = [(c.pool_ip, c.pool_port, c.transport, c.pool_domain, c.hits)
+           for c in list_cases(engine)]  # fmt: skip
+    assert got == [("", 0, "dns", "xmr.pool.example", 2), ("", 0, "dns", "eth.pool.example", 1),
+                   ("192.0.2.10", 3333, "tcp", "", 1)]  # fmt: skip

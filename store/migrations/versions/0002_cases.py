@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("pool_ip", sa.String(length=45), nullable=False),
         sa.Column("pool_port", sa.Integer(), nullable=False),
         sa.Column("transport", sa.String(length=8), nullable=False),
+        sa.Column("pool_domain", sa.String(length=253), nullable=False),
         sa.Column("pool_country", sa.String(length=2), nullable=True),
         sa.Column("pool_asn", sa.BigInteger(), nullable=True),
         sa.Column("pool_as_org", sa.String(length=256), nullable=True),
@@ -61,7 +62,13 @@ def upgrade() -> None:
         sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint(
-            "subscriber_ip", "account", "pool_ip", "pool_port", "transport", name="uq_cases_key"
+            "subscriber_ip",
+            "account",
+            "pool_ip",
+            "pool_port",
+            "transport",
+            "pool_domain",
+            name="uq_cases_key",
         ),
     )
     op.create_index("ix_cases_last_seen", "cases", ["last_seen"], unique=False)
