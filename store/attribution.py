@@ -32,7 +32,6 @@ from store.attribution_csv import (
 )
 from store.attribution_index import PrefixIndex, SessionIndex, to_us
 from store.attribution_net import hex16, parse_ip, parse_net
-from store.models import Base
 from store.subscribermodels import SubscriberRow, SubscriberSessionRow
 
 __all__ = [
@@ -70,10 +69,6 @@ class Sides:
     subscriber_port: int
     remote_ip: str
     remote_port: int
-
-
-def ensure_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine, tables=[REGISTRY, SESSIONS])
 
 
 def _open(path: Path, encoding: str) -> TextIO:
@@ -121,7 +116,6 @@ def import_registry(
             rows.append({"network": r.net.text, "family": r.net.family,
                          "prefixlen": r.net.prefixlen, "lo": hex16(r.net.lo),
                          "hi": hex16(r.net.hi), **row})  # fmt: skip
-    ensure_tables(engine)
     with engine.begin() as conn:
         if replace:
             conn.execute(delete(REGISTRY))
@@ -144,7 +138,6 @@ def import_sessions(
     """Import a sessions CSV (ip, start, stop, account), streamed in batches inside one
     transaction; times without a zone are in `tz`. A session already stored is updated."""
     report = ImportReport(str(path))
-    ensure_tables(engine)
     now = datetime.now(UTC)
     source = str(path)
     with _open(path, encoding) as fh, engine.begin() as conn:
@@ -205,18 +198,15 @@ class Attributor:
         return len(self._state.registry_subs), self._state.sessions.size
 
     def _signature(self, conn: Connection) -> tuple[Any, ...]:
+        """Changes with every import: each one stamps its rows with a new imported_at, and a
+        registry replace or an account-only row inserts rows with new ids."""
         sig: list[Any] = []
         for t in (REGISTRY, SESSIONS):
-            sig.extend(
-                conn.execute(
-                    select(func.count(), func.max(t.c.id), func.max(t.c.imported_at))
-                ).one()
-            )
+            sig.extend(conn.execute(select(func.max(t.c.id), func.max(t.c.imported_at))).one())
         return tuple(sig)
 
     def reload(self) -> None:
         """Re-read both tables when they changed since the last load (cheap when not)."""
-        ensure_tables(self.engine)
         with self.engine.connect() as conn:
             sig = self._signature(conn)
             if sig == self._state.signature:
@@ -305,7 +295,6 @@ def list_subscribers(
     engine: Engine, *, sector: str | None = None, region: str | None = None, limit: int = 1000
 ) -> Iterable[SubscriberRow]:
     """Registry rows, optionally of one sector (any alias) and region, ordered by network."""
-    ensure_tables(engine)
     q = select(SubscriberRow).order_by(
         SubscriberRow.network.is_(None),
         SubscriberRow.family,
