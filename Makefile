@@ -7,6 +7,7 @@ STAMP := $(VENV)/.stamp-install
 SHARED ?= ../shared
 BENCH_OUT ?= bench/out
 PYTEST_ARGS ?=
+DEMO_DB = sqlite:///$(CURDIR)/demo.db
 
 .DEFAULT_GOAL := help
 
@@ -24,10 +25,15 @@ install: $(STAMP) ## Create .venv and install minewatch with its dev tools
 
 demo: $(STAMP) ## Install, then scan the bundled samples and print the hits
 	@rm -f demo.db  # a fresh demo database each time (scans also teach the learned list)
-	$(VENV)/bin/minewatch scan --db sqlite:///$(CURDIR)/demo.db --blocklist samples/blocklist.txt samples/
+	@$(VENV)/bin/minewatch subscribers import-registry --db $(DEMO_DB) samples/subscribers/registry.csv
+	@$(VENV)/bin/minewatch subscribers import-sessions --db $(DEMO_DB) samples/subscribers/sessions.csv
+	$(VENV)/bin/minewatch scan --db $(DEMO_DB) --blocklist samples/blocklist.txt samples/
 	@echo
-	@echo "Stored hits (minewatch hits --db sqlite:///$(CURDIR)/demo.db):"
-	@$(VENV)/bin/minewatch hits --db sqlite:///$(CURDIR)/demo.db --format table | head -5
+	@echo "Stored hits (minewatch hits --db $(DEMO_DB)):"
+	@$(VENV)/bin/minewatch hits --db $(DEMO_DB) --format table | head -5
+	@echo
+	@echo "Cases per subscriber and pool (minewatch cases list --db $(DEMO_DB)):"
+	@$(VENV)/bin/minewatch cases list --db $(DEMO_DB) --limit 12
 
 test: $(STAMP) ## Install, then run the whole test suite
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -11,9 +11,13 @@ from pathlib import Path
 import click
 
 from minewatch import __version__
+from minewatch.cli_bgp import bgp_feed
 from minewatch.cli_cases import cases, db
+from minewatch.cli_export import export_cmd, export_scheduler_cmd
 from minewatch.cli_feeds import feeds
 from minewatch.cli_live import capture, collect, load_matcher
+from minewatch.cli_serve import apikey, serve
+from minewatch.cli_subscribers import subscribers
 from minewatch.output import HitPrinter, print_summary
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -131,3 +135,9 @@ main.add_command(collect)
 main.add_command(capture)
 main.add_command(cases)
 main.add_command(db)
+main.add_command(subscribers)
+main.add_command(serve)
+main.add_command(apikey)
+main.add_command(bgp_feed)
+main.add_command(export_cmd)
+main.add_command(export_scheduler_cmd)

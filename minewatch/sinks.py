@@ -1,14 +1,29 @@
-"""Where hits go: the printer(s) the command chose, plus the store, plus the learned list."""
+"""Where hits go: the printer(s) the command chose, plus the store (hits and the cases they grow,
+attributed to subscribers), plus the learned list, plus event targets for opened cases."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
 
 from detector.engine import Sink
 from detector.hits import FlowHit
 from detector.memory import OnLearn
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from api.config import Settings
+    from store.casebuild import CaseBuilder, CaseEvent
+
+RELOAD_EVERY = 60.0  # seconds between checks for a new subscriber registry or sessions
 
 
 @dataclass(slots=True)
@@ -22,23 +37,79 @@ def _nothing() -> None:
     """No store: nothing to commit."""
 
 
+def case_builder(
+    engine: Engine, settings: Settings, stack: ExitStack
+) -> tuple[CaseBuilder, Callable[[], None]]:
+    """Cases attributed with the stored registry/sessions and the settings' internal networks,
+    pool endpoints enriched with the settings' GeoIP databases ($MINEWATCH_CONFIG and
+    MINEWATCH_* variables, as for `serve`); and a refresh that re-reads the registry when it
+    changed (at most once a minute)."""
+    from store.attribution import Attributor
+    from store.casebuild import CaseBuilder
+    from store.enrich import GeoEnricher
+
+    attributor = Attributor.load(engine, settings.internal_networks)
+    geo = GeoEnricher(Path(settings.geoip_country) if settings.geoip_country else None,
+                      Path(settings.geoip_asn) if settings.geoip_asn else None)  # fmt: skip
+    stack.callback(geo.close)
+    last = [time.monotonic()]
+
+    def refresh() -> None:
+        if time.monotonic() - last[0] >= RELOAD_EVERY:
+            last[0] = time.monotonic()
+            attributor.reload()
+
+    return CaseBuilder(attributor, geo if geo.enabled else None), refresh
+
+
+def event_sender(settings: Settings, stack: ExitStack) -> Callable[[list[CaseEvent]], None] | None:
+    """Send case events to the settings' event targets (webhooks, syslog); None without any."""
+    from pipelines.exporters.base import open_target
+    from pipelines.exporters.events import Event
+
+    targets = [open_target(url, secret=settings.webhook_secret or None)
+               for url in settings.event_targets]  # fmt: skip
+    if not targets:
+        return None
+    for t in targets:
+        stack.callback(t.close)
+
+    def send(events: list[CaseEvent]) -> None:
+        now = datetime.now(UTC)
+        batch = [Event(kind, now, data) for kind, data in events]
+        for t in targets:
+            t.send(batch)
+
+    return send
+
+
 @contextmanager
 def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterator[HitSinks]:
-    """One sink for `outputs` and, with `store`, the database (hits written in batches, learned
-    pool addresses kept as the `learned` list source); everything is flushed on exit."""
+    """One sink for `outputs` and, with `store`, the database (hits written in batches with their
+    cases, learned pool addresses kept as the `learned` list source); flushed on exit."""
     with ExitStack() as stack:
         sinks = list(outputs)
         on_learn: OnLearn | None = None
         commit: Callable[[], None] = _nothing
         if store:
+            from api.config import ConfigError, load_settings
             from blacklist.learned import Learner
             from store.db import HitWriter, connect
 
+            try:
+                settings = load_settings()  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
+            except ConfigError as exc:
+                raise click.UsageError(str(exc)) from exc
             db = connect(db_url)
-            writer = stack.enter_context(HitWriter(db))
+            cases, refresh = case_builder(db, settings, stack)
+            send = event_sender(settings, stack)
+            writer = stack.enter_context(HitWriter(db, cases=cases, on_events=send))
             sinks.append(writer)
             learner = stack.enter_context(Learner(db, public_only=False))
-            commit = writer.flush
+
+            def commit() -> None:
+                refresh()
+                writer.flush()
 
             def on_learn(addr: str, why: str) -> None:
                 learner.learn(addr, why)
