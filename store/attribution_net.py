@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from socket import AF_INET, AF_INET6, inet_pton
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
 _BITS = {4: 32, 6: 128}
 KEY_LEN = 17
@@ -31,6 +31,16 @@ def parse_net(value: str) -> Net:
     value = value.strip()
     if not value:
         raise ValueError("missing address")
+    if "/" not in value:  # fast path for the common case, a host address
+        try:
+            family, addr = parse_ip(value)
+        except ValueError:
+            raise ValueError(f"malformed address or prefix: {value[:60]!r}") from None
+        width = _BITS[family]
+        packed = addr.to_bytes(width // 8, "big")
+        return Net(
+            inet_ntop(AF_INET if family == 4 else AF_INET6, packed), family, width, addr, addr
+        )
     if "%" in value:
         raise ValueError(f"scoped address not allowed: {value[:60]!r}")
     try:
