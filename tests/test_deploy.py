@@ -36,5 +36,7 @@ def test_unit_verifies(unit: Path, tmp_path: Path) -> None:
 
 def test_every_long_running_command_has_a_unit() -> None:
     text = " ".join(p.read_text() for p in UNITS)
-    for command in ("bin/minewatch collect", "bin/minewatch capture", "bin/minewatch feeds update"):
+    for command in ("bin/minewatch collect", "bin/minewatch capture", "bin/minewatch feeds update",
+                    "bin/minewatch serve", "bin/minewatch export-scheduler",
+                    "bin/minewatch db maintain"):  # fmt: skip
         assert command in text
