@@ -135,19 +135,30 @@ def upgrade(db_url: str | None) -> None:
 
 @db.command()
 @db_option
-@click.option("--retention-days", type=click.FloatRange(min=0, min_open=True), default=90,
-              show_default=True, help="Delete raw hits that ended longer ago.")  # fmt: skip
-@click.option("--clear-after-days", type=click.FloatRange(min=0, min_open=True), default=30,
-              show_default=True,
-              help="Clear notified/blocked cases without activity for this long.")  # fmt: skip
-def maintain(db_url: str | None, retention_days: float, clear_after_days: float) -> None:
+@click.option("--retention-days", type=click.FloatRange(min=0, min_open=True),
+              help="Delete raw hits that ended longer ago (default: the settings' "
+              "retention_days, 90).")  # fmt: skip
+@click.option("--clear-after-days", type=click.FloatRange(min=0, min_open=True),
+              help="Clear notified/blocked cases without activity for this long (default: the "
+              "settings' clear_after_days, 30).")  # fmt: skip
+def maintain(
+    db_url: str | None, retention_days: float | None, clear_after_days: float | None
+) -> None:
     """Auto-clear quiet cases and apply hit retention (run daily, e.g. from a systemd timer)."""
+    from api.config import ConfigError, load_settings
     from store.cases import clear_stale, purge_hits
 
-    with engine_for(db_url) as engine:
-        cleared = clear_stale(engine, clear_after_days)
-        purged = purge_hits(engine, retention_days)
-    click.echo(f"cleared {cleared} cases; deleted {purged} hits older than {retention_days:g} days")
+    try:
+        settings = load_settings()  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    keep = retention_days if retention_days is not None else settings.retention_days
+    quiet = clear_after_days if clear_after_days is not None else settings.clear_after_days
+    with engine_for(db_url or settings.db_url or None) as engine:
+        cleared = clear_stale(engine, quiet)
+        purged = purge_hits(engine, keep)
+    click.echo(f"cleared {cleared} cases quiet for {quiet:g} days; "
+               f"deleted {purged} hits older than {keep:g} days")  # fmt: skip
 
 
 def _jsonable(c: CaseView) -> dict[str, object]:
