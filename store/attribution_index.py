@@ -73,7 +73,7 @@ class PrefixIndex:
 
     def find(self, family: int, value: int) -> int:
         """The owner of the longest prefix holding the address, or -1."""
-        i = int(np.searchsorted(self._starts, key(family, value), "right")) - 1
+        i = int(self._starts.searchsorted(key(family, value), "right")) - 1
         return int(self._owners[i]) if i >= 0 else -1
 
 
@@ -128,7 +128,7 @@ class SessionIndex:
             k = key(
                 family, mask(family, value, g.prefixlen) if g.prefixlen < bits(family) else value
             )
-            j = int(np.searchsorted(g.k25, k + tail, "right")) - 1
+            j = int(g.k25.searchsorted(k + tail, "right")) - 1
             stripped = k.rstrip(b"\0")  # numpy drops trailing NULs of the elements it returns
             k17, stop, maxstop = g.k17, g.stop, g.maxstop
             while j >= 0 and k17[j] == stripped:
