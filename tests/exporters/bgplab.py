@@ -65,16 +65,18 @@ neighbor 127.0.0.2 {{
 EXABGP = Path(sys.executable).parent / "exabgp"
 
 
-def need_lab() -> tuple[str, str]:
-    bird, birdc = shutil.which("bird"), shutil.which("birdc")
+def need_lab() -> tuple[str, str, str]:
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    bird, birdc = shutil.which("bird", path=path), shutil.which("birdc", path=path)
     if bird is None or birdc is None:
         pytest.skip("SKIPPED LOUDLY: BIRD (Debian bird2: bird, birdc) is not installed; "
                     ".ci/run installs it")  # fmt: skip
     if not EXABGP.exists():
         pytest.skip(f"SKIPPED LOUDLY: ExaBGP not installed in the venv ({EXABGP})")
-    if os.geteuid() != 0 or shutil.which("ip") is None:
+    ip = shutil.which("ip", path=path)
+    if os.geteuid() != 0 or ip is None:
         pytest.skip("SKIPPED LOUDLY: network namespaces need root and iproute2")
-    return bird, birdc
+    return bird, birdc, ip
 
 
 def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
@@ -125,6 +127,7 @@ class Lab:
     feed_args: list[str]
     bird: str
     birdc: str
+    ip: str
     ns: str = field(default_factory=lambda: f"mwh2-{uuid.uuid4().hex[:8]}")
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     exabgp: subprocess.Popen[bytes] | None = None
@@ -138,10 +141,10 @@ class Lab:
         return self.tmp / "exabgp.log"
 
     def start(self) -> None:
-        subprocess.run(["ip", "netns", "add", self.ns], check=True)
-        subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run([self.ip, "netns", "add", self.ns], check=True)
+        subprocess.run([self.ip, "-n", self.ns, "link", "set", "lo", "up"], check=True)
         (self.tmp / "bird.conf").write_text(BIRD_CONF.format(log=self.tmp / "bird.log"))
-        bird = subprocess.Popen(["ip", "netns", "exec", self.ns, self.bird, "-f", "-c",
+        bird = subprocess.Popen([self.ip, "netns", "exec", self.ns, self.bird, "-f", "-c",
                                  str(self.tmp / "bird.conf"), "-s", str(self.sock)])  # fmt: skip
         self.procs.append(bird)
         wait_for(lambda: self.sock.exists(), "the BIRD control socket", 10)
@@ -151,7 +154,7 @@ class Lab:
         env = dict(os.environ, exabgp_daemon_user="root", exabgp_log_destination="stderr",
                    exabgp_api_ack="true")  # fmt: skip
         with self.exabgp_log.open("wb") as log:
-            self.exabgp = subprocess.Popen(["ip", "netns", "exec", self.ns, str(EXABGP),
+            self.exabgp = subprocess.Popen([self.ip, "netns", "exec", self.ns, str(EXABGP),
                                             str(self.tmp / "exabgp.conf")],
                                            stdout=log, stderr=subprocess.STDOUT,
                                            env=env)  # fmt: skip
@@ -183,4 +186,4 @@ class Lab:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(5)
-        subprocess.run(["ip", "netns", "del", self.ns], check=False)
+        subprocess.run([self.ip, "netns", "del", self.ns], check=False)

@@ -69,7 +69,7 @@ def holding(lab: Lab, nets: set[str]) -> tuple[dict[str, dict[str, str]], set[st
 
 
 def test_bird_learns_the_block_list_and_follows_changes(tmp_path: Path) -> None:
-    bird, birdc = need_lab()
+    bird, birdc, ip = need_lab()
     db = f"sqlite:///{tmp_path / 'list.sqlite'}"
     feed = tmp_path / "feed.txt"
     feed.write_text(LIST_V1)
@@ -81,7 +81,7 @@ def test_bird_learns_the_block_list_and_follows_changes(tmp_path: Path) -> None:
     assert "10.0.0.0/8" not in expected  # the /24 floor, also asserted on BIRD's side below
 
     lab = Lab(tmp_path, ["--db", db, "--interval", "0.2", "--flowspec", "--community",
-                         "65535:666", "--community", "65001:666"], bird, birdc)  # fmt: skip
+                         "65535:666", "--community", "65001:666"], bird, birdc, ip)  # fmt: skip
     try:
         lab.start()
         wait_for(lab.established, "the BGP session")
@@ -116,5 +116,5 @@ def test_bird_learns_the_block_list_and_follows_changes(tmp_path: Path) -> None:
         wait_for(lambda: not lab.established(), "BIRD to see the session down")
     finally:
         lab.close()
-    assert subprocess.run(["ip", "netns", "pids", lab.ns], capture_output=True,
+    assert subprocess.run([ip, "netns", "pids", lab.ns], capture_output=True,
                           check=False).returncode != 0  # fmt: skip
