@@ -26,6 +26,7 @@ EXTRA = (
     "bench_sflow.py",
     "bench_collect.py",
     "bench_capture.py",
+    "bench_api.py",
 )
 
 

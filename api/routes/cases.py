@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +16,7 @@ from api.auth import Principal, Role, require
 from api.errors import AUTH_ERRORS, CONFLICT, NOT_FOUND, ApiError
 from api.pagination import MAX_CURSOR, PageDep, trim
 from api.routes.hits import utc
-from api.schemas import IP
+from api.schemas import IP, fast_json
 from api.schemas_cases import AuditOut, CaseDetail, CaseOut, CasePage, CasePatch
 from detector.base import HitClass
 from store.cases import case_audit, get_case, list_cases, transition
@@ -40,7 +41,7 @@ async def cases(
     subscriber: Annotated[IP | None, Query(description="Subscriber address")] = None,
     cls: Annotated[HitClass | None, Query(alias="class")] = None,
     repeat: Annotated[bool, Query(description="Repeat offenders only")] = False,
-) -> CasePage:
+) -> Response:
     rows = await run_in_threadpool(
         lambda: list_cases(
             engine, status=[s.value for s in status] if status else None, sector=sector,
@@ -50,8 +51,8 @@ async def cases(
             limit=page.limit + 1,
         )
     )  # fmt: skip
-    items, cursor = trim([CaseOut.model_validate(r) for r in rows], page.limit, lambda c: c.id)
-    return CasePage(items=items, next_cursor=cursor)
+    views, cursor = trim(rows, page.limit, lambda c: c.id)
+    return fast_json({"items": views, "next_cursor": cursor})
 
 
 def _detail(engine: Engine, case_id: int) -> CaseDetail:

@@ -21,6 +21,7 @@ from api.config import Settings
 from api.errors import AUTH_ERRORS, BAD_MEDIA, TOO_LARGE, ApiError, ErrorBody, FieldError
 from api.pagination import PageDep, trim
 from api.routes.hits import utc
+from api.schemas import fast_json
 from api.schemas_cases import CaseOut, CasePage, CheckRequest, CheckResponse, VerdictOut
 from store.cases import check_ips, list_cases
 from store.workflow import FLAGGED, Status
@@ -61,11 +62,12 @@ async def verification_list(
             min_confidence=min_confidence, after_id=page.after_id, limit=page.limit + 1,
         )
     )  # fmt: skip
-    items, cursor = trim([CaseOut.model_validate(r) for r in rows], page.limit, lambda c: c.id)
+    views, cursor = trim(rows, page.limit, lambda c: c.id)
     if (format or _negotiate(request.headers.get("accept", ""))) == "csv":
         headers = {} if cursor is None else {"X-Next-Cursor": str(cursor)}
+        items = [CaseOut.model_validate(r) for r in views]
         return Response(_csv(items), media_type=CSV_TYPE, headers=headers)
-    return CasePage(items=items, next_cursor=cursor)
+    return fast_json({"items": views, "next_cursor": cursor})
 
 
 def _negotiate(accept: str) -> str:
