@@ -128,3 +128,36 @@ def test_feeds_endpoints(api: Api) -> None:
         assert c.get("/feeds/diff", params={"from": v1, "to": 999}).status_code == 404
         assert c.get("/feeds/diff", params={"from": "x", "to": 1}).status_code == 422
         assert c.get("/feeds/no-such-feed").status_code == 404
+
+
+def test_fast_path_middleware_answers_only_what_the_route_would(api: Api) -> None:
+    from api.routes.blocklist import BlocklistFastPath
+
+    api.server.app.add_middleware(BlocklistFastPath)  # before the first request builds the stack
+    commit(api.db.engine, "feed-a", entries(["5.9.0.10", "45.10.1.1:3333"]))
+    _prime(api)
+    with api.server.client(api.export_key) as c:
+        first = c.get("/blocklist", params={"type": "ip"})
+        etag = first.headers["etag"]
+        inm = {"If-None-Match": etag}
+        r = c.get("/blocklist", params={"type": "ip"}, headers=inm)
+        assert r.status_code == 304 and r.headers["etag"] == etag and r.content == b""
+        assert r.headers["x-minewatch-list-version"] == first.headers["x-minewatch-list-version"]
+        # an unchanged list type keeps its ETag across versions; a changed one does not
+        ep = c.get("/blocklist", params={"type": "endpoint"}).headers["etag"]
+        commit(api.db.engine, "feed-a", entries(["5.9.0.11", "45.10.1.1:3333"]), at=later(1))
+        assert c.get("/blocklist", params={"type": "ip"}, headers=inm).status_code == 200
+        again = c.get("/blocklist", params={"type": "endpoint"}, headers={"If-None-Match": ep})
+        assert again.status_code == 304
+        # anything the fast path does not own goes through the route: same answers as before
+        assert c.get("/blocklist", params={"format": "pdf"}, headers=inm).status_code == 422
+        assert (
+            c.get(
+                "/blocklist?format=%74xt&type=endpoint", headers={"If-None-Match": ep}
+            ).status_code
+            == 304
+        )
+    with api.server.client("wrong-key") as c:
+        assert c.get("/blocklist", headers={"If-None-Match": "*"}).status_code == 401
+    with api.server.client() as c:
+        assert c.get("/blocklist", headers={"If-None-Match": "*"}).status_code == 401
