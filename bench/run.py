@@ -27,6 +27,7 @@ EXTRA = (
     "bench_collect.py",
     "bench_capture.py",
     "bench_api.py",
+    "bench_blocklist.py",
 )
 
 
