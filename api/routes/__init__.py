@@ -3,11 +3,9 @@ Adding a resource = one module exposing `router: APIRouter` + one line here."""
 
 from __future__ import annotations
 
-import importlib.util
-
 from fastapi import APIRouter
 
-from api.routes import cases, health, hits, metrics, subscribers, verification
+from api.routes import blocklist, cases, feeds, health, hits, metrics, subscribers, verification
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -16,9 +14,6 @@ ROUTERS: list[APIRouter] = [
     cases.router,
     verification.router,
     subscribers.router,
+    blocklist.router,
+    feeds.router,
 ]
-
-# H1's block-list and feed routers: listed plainly once they are in the tree
-for _name in ("api.routes.blocklist", "api.routes.feeds"):
-    if importlib.util.find_spec(_name) is not None:
-        ROUTERS.append(importlib.import_module(_name).router)
