@@ -78,11 +78,13 @@ class CaseRow(Base):
             "pool_domain",
             name="uq_cases_key",
         ),
-        Index("ix_cases_status_last", "status", "last_seen"),
+        # keyset pages are "filter, order by id": (filter column, id) indexes serve them
+        Index("ix_cases_status_id", "status", "id"),
+        Index("ix_cases_sector_id", "sector", "id"),
+        Index("ix_cases_region_id", "region", "id"),
+        Index("ix_cases_status_last", "status", "last_seen"),  # auto-clear
         Index("ix_cases_last_seen", "last_seen"),
         Index("ix_cases_subscriber", "subscriber_ip"),
-        Index("ix_cases_sector", "sector"),
-        Index("ix_cases_region", "region"),
         Index("ix_cases_pool", "pool_ip"),
     )
 

