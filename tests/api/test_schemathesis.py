@@ -23,7 +23,7 @@ def test_schemathesis_finds_no_failures(live_sqlite: Live, tmp_path: Path) -> No
          "--checks", "not_a_server_error,response_schema_conformance",
          "--phases", "examples,coverage,fuzzing", "--max-examples", "10", "--seed", "5",
          "--max-time", "30", "--warnings", "off", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
     )  # fmt: skip
     tail = proc.stdout[-4000:]
     assert proc.returncode == 0, tail
