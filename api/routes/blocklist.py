@@ -54,7 +54,8 @@ def renderer(request: Request) -> RenderCache:
         with _init_lock:
             cache = getattr(state, "blocklists", None)
             if cache is None:
-                cache = RenderCache(SnapshotStore(state.engine, poll=POLL_SECONDS))
+                store = SnapshotStore(state.engine, poll=POLL_SECONDS, background=True)
+                cache = RenderCache(store)
                 state.blocklists = cache
     return cache
 

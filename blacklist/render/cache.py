@@ -85,6 +85,18 @@ class RenderCache:
         self._bodies: OrderedDict[Key, Body] = OrderedDict()
         self._lock = threading.Lock()
         self.renders = 0
+        store.on_new.append(self._prerender)
+
+    def _prerender(self, new: Snapshot, old: Snapshot | None) -> None:
+        """Render, for a new snapshot, every full body that was asked for the previous one
+        (runs in the thread that computed the snapshot: pollers then find it warm)."""
+        if old is None:
+            return
+        wanted = [
+            (f, t) for (v, f, t, since) in list(self._bodies) if v == old.version and not since
+        ]
+        for fmt, ltype in wanted:
+            self._render(new, fmt, ltype, None)
 
     def cached(self, fmt: str, ltype: str) -> Body | None:
         """The full body for the current list if already rendered (no DB read but the
@@ -97,8 +109,11 @@ class RenderCache:
     def body(self, fmt: str, ltype: str, since: str | None = None) -> Body:
         """The current list in `fmt`/`ltype`, full or as a diff from version `since`.
         Raises `RenderError` (bad request) or `SinceError` (unknown `since`)."""
+        get_format(fmt, ltype, diff=since is not None)
+        return self._render(self.store.current(), fmt, ltype, since)
+
+    def _render(self, snap: Snapshot, fmt: str, ltype: str, since: str | None) -> Body:
         format_, kind = get_format(fmt, ltype, diff=since is not None)
-        snap = self.store.current()
         key: Key = (snap.version, format_.name, str(kind), since or "")
         found = self._bodies.get(key)
         if found is not None:

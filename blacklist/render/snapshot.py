@@ -7,8 +7,9 @@ first_seen per entry (so it reads `history.iter_entries`), de-duplication across
 one `Member` per value, a deterministic order, and an opaque but stable version text
 `<db version>.<content hash>` (`0.<hash>` with the built-in list only) that changes exactly
 when the published content changes (a new DB version, a learned entry expiring, a new built-in
-list). Reading costs ~20 µs an entry (seconds for 1M), hence `SnapshotStore`: the head version
-is polled at most every `poll` seconds and a snapshot is computed once, by one thread.
+list). Reading costs ~20-30 µs an entry (tens of seconds for 1M), hence `SnapshotStore`: the
+head version is polled at most every `poll` seconds, a snapshot is computed once, by one
+thread, and (with `background`) the previous snapshot is served while its successor is read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from blacklist.allow import active_blocklist
 from blacklist.builtin import builtin_entries
@@ -133,17 +135,22 @@ class SnapshotStore:
     """The current snapshot (head polled at most every `poll` s) and a few recent ones."""
 
     def __init__(self, engine: Engine | None, *, poll: float = 1.0, builtin: bool = True,
-                 keep: int = 3, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 keep: int = 3, clock: Callable[[], float] = time.time,
+                 background: bool = False) -> None:  # fmt: skip
         self.engine = engine
         self.poll = poll
         self.builtin = builtin
         self.keep = keep
         self.clock = clock
+        self.background = background
         self._head: tuple[float, int | None] | None = None
         self._current: Snapshot | None = None
         self._recent: OrderedDict[str, Snapshot] = OrderedDict()
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.on_new: list[Callable[[Snapshot, Snapshot | None], None]] = []
         self.computed = 0
+        self.last_error: str | None = None
 
     def head(self) -> int | None:
         """The DB head version, re-read at most every `poll` seconds."""
@@ -167,18 +174,52 @@ class SnapshotStore:
         return snap
 
     def current(self) -> Snapshot:
+        """The up-to-date snapshot. With `background`, a stale one is returned at once while a
+        thread computes its successor (a 1M list takes tens of seconds: pollers must not wait
+        that long); only the very first snapshot is waited for."""
         snap = self.fresh()
         if snap is not None:
             return snap
+        old = self._current
+        if self.background and old is not None:
+            self._refresh_in_background()
+            return old
+        return self._refresh()
+
+    def _refresh(self) -> Snapshot:
         with self._lock:  # one thread computes; the others wait and reuse its result
             snap = self.fresh()
-            if snap is None:
-                vid = self.head()
-                snap = compute(self.engine, vid, self._now(), builtin=self.builtin)
-                self.computed += 1
-                self._current = snap
-                self._remember(snap)
-            return snap
+            if snap is not None:
+                return snap
+            old = self._current
+            snap = compute(self.engine, self.head(), self._now(), builtin=self.builtin)
+            self.computed += 1
+            self._current = snap
+            self._remember(snap)
+        for hook in self.on_new:
+            hook(snap, old)
+        return snap
+
+    def _refresh_in_background(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._background_step,
+                                            name="blocklist-snapshot", daemon=True)  # fmt: skip
+            self._thread.start()
+
+    def _background_step(self) -> None:
+        try:
+            self._refresh()
+            self.last_error = None
+        except SQLAlchemyError as exc:  # keep serving the last good snapshot
+            self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background computation (tests, shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     def by_version(self, version: str) -> Snapshot:
         """A snapshot by its version text: a recent one, or the DB version recomputed as it

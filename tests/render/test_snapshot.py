@@ -83,3 +83,22 @@ def test_builtin_only_and_cache_etags(tmp_path: Path) -> None:
         cache.body("edl", "endpoint")
     with pytest.raises(RenderError, match="unknown format"):
         cache.body("xml", "ip")
+
+
+def test_background_refresh_serves_the_old_list_and_prerenders(db: Db, tmp_path: Path) -> None:
+    eng = db.engine
+    commit(eng, "feed-a", entries(["5.9.0.10"]))
+    store = SnapshotStore(eng, poll=0, background=True)
+    cache = RenderCache(store, tmp_path / "c")
+    first = cache.body("nft", "ip")
+    commit(eng, "feed-a", entries(["5.9.0.11"]), at=later(1))
+    assert cache.cached("nft", "ip") is None  # stale: the fast path steps aside
+    assert cache.body("nft", "ip") is first  # the old list, at once
+    store.wait(30)
+    fresh = cache.cached("nft", "ip")  # rendered by the refresh thread
+    assert (
+        fresh is not None
+        and fresh.etag != first.etag
+        and "5.9.0.11" in b"".join(fresh.chunks()).decode()
+    )
+    assert store.computed == 2 and store.last_error is None
