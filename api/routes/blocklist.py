@@ -103,8 +103,8 @@ async def fast_304(request: Request) -> Response | None:
 class BlocklistFastPath:
     """Optional ASGI middleware (`app.add_middleware(BlocklistFastPath)`, outermost): answers
     the unchanged-list poll (`GET /v1/blocklist` + If-None-Match) before routing and the
-    other middleware — ~5x the route-level fast path on this machine. Everything else passes
-    through untouched."""
+    other middleware — 2-4x the route-level fast path on this machine — and counts it in
+    `app.state.metrics` as `RequestMetrics` would. Everything else passes through untouched."""
 
     def __init__(self, app: ASGIApp, path: str = "/v1/blocklist") -> None:
         self.app = app
@@ -116,6 +116,9 @@ class BlocklistFastPath:
             if answer is not None:
                 await send({"type": "http.response.start", "status": 304, "headers": answer})
                 await send({"type": "http.response.body", "body": b""})
+                metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
+                if metrics is not None:  # outside RequestMetrics: count it the same way
+                    metrics.requests.labels(self.path, "GET", "304").inc()
                 return
         await self.app(scope, receive, send)
 

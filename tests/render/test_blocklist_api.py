@@ -156,13 +156,21 @@ def test_fast_path_middleware_answers_only_what_the_route_would(api: Api) -> Non
         assert again.status_code == 304
         # anything the fast path does not own goes through the route: same answers as before
         assert c.get("/blocklist", params={"format": "pdf"}, headers=inm).status_code == 422
-        assert (
-            c.get(
-                "/blocklist?format=%74xt&type=endpoint", headers={"If-None-Match": ep}
-            ).status_code
-            == 304
-        )
+        escaped = c.get("/blocklist?format=%74xt&type=endpoint", headers={"If-None-Match": ep})
+        assert escaped.status_code == 304
+        before = _count_304(c.get("/metrics").text)
+        fast = c.get("/blocklist", params={"type": "endpoint"}, headers={"If-None-Match": ep})
+        assert fast.status_code == 304
+        assert _count_304(c.get("/metrics").text) == before + 1  # counted like the others
     with api.server.client("wrong-key") as c:
         assert c.get("/blocklist", headers={"If-None-Match": "*"}).status_code == 401
     with api.server.client() as c:
         assert c.get("/blocklist", headers={"If-None-Match": "*"}).status_code == 401
+
+
+def _count_304(metrics: str) -> float:
+    for line in metrics.splitlines():
+        head = line.startswith("minewatch_api_requests_total{")
+        if head and 'status="304"' in line and 'route="/v1/blocklist"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
