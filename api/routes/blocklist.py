@@ -192,7 +192,10 @@ async def _body(cache: RenderCache, fmt: str, ltype: str, since: str | None) -> 
     response_class=Response,
     responses={
         **ERRORS,
-        200: {"content": {"text/plain": {}}, "description": "The list (or a diff)"},
+        200: {
+            "content": {"text/plain": {}, "text/csv": {}, "application/json": {}},
+            "description": "The list (or a diff) in the requested format",
+        },
         304: {"description": "Unchanged since the ETag in If-None-Match"},
     },
 )

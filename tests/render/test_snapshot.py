@@ -102,3 +102,13 @@ def test_background_refresh_serves_the_old_list_and_prerenders(db: Db, tmp_path:
         and "5.9.0.11" in b"".join(fresh.chunks()).decode()
     )
     assert store.computed == 2 and store.last_error is None
+
+
+def test_api_format_names_are_the_registry() -> None:
+    from typing import get_args
+
+    from api.routes.blocklist import FormatName, TypeName
+    from blacklist.render import FORMATS
+
+    assert set(get_args(FormatName)) == set(FORMATS)
+    assert set(get_args(TypeName)) == {t.value for t in ListType}
