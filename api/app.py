@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -22,15 +25,25 @@ cases; `admin` may do everything. Errors are `{"error": code, "detail": message}
 
 
 def open_engine(settings: Settings) -> Engine:
-    """The store's engine with every table present (the API-key table included)."""
-    import store.casemodels
-    import store.listmodels  # noqa: F401
-    from store.apikeys import ApiKeyRow
+    """The store's engine, its schema migrated to the newest revision (`store.schema`)."""
     from store.db import connect
 
-    engine = connect(settings.database_url())
-    ApiKeyRow.metadata.create_all(engine, tables=[ApiKeyRow.__table__])  # type: ignore[list-item]
-    return engine
+    return connect(settings.database_url())
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the settings' event targets (webhooks, syslog) for case moves; close them on exit."""
+    from pipelines.exporters.base import open_target
+
+    settings: Settings = app.state.settings
+    secret = settings.webhook_secret or None
+    app.state.events = [open_target(url, secret=secret) for url in settings.event_targets]
+    try:
+        yield
+    finally:
+        for target in app.state.events:
+            target.close()
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -45,9 +58,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.events = []  # event targets, opened by the lifespan
     app.state.keys = KeyCache(engine, settings.key_cache_seconds, settings.key_touch_seconds)
     app.state.metrics = ApiMetrics(engine)
     errors.install(app)

@@ -22,7 +22,10 @@ class CaseOut(Out):
     region: str = Field(examples=["north"])
     pool_ip: str = Field(examples=["203.0.113.7"])
     pool_port: int = Field(examples=[3333])
-    transport: str = Field(examples=["tcp"])
+    transport: str = Field(examples=["tcp"], description='"dns" for a pool-name lookup case')
+    pool_domain: str = Field(
+        "", examples=[""], description="The pool name looked up (DNS-name cases only)"
+    )
     pool_country: str | None = Field(None, examples=["US"])
     pool_asn: int | None = Field(None, examples=[64500])
     pool_as_org: str | None = Field(None, examples=["Example Hosting"])

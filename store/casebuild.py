@@ -233,16 +233,17 @@ def _audit(
 
 
 def _payload(case: CaseRow) -> dict[str, Any]:
-    """What an event target (SIEM, notification gateway) needs about a case."""
+    """What an event target (SIEM, notification gateway) needs about a case: the fields of
+    `pipelines.exporters.events.CASE_FIELDS` (kept in step by a test), times as ISO 8601."""
     return {
-        "case_id": case.id, "status": case.status, "offences": case.offences,
-        "subscriber_ip": case.subscriber_ip, "account": case.account, "name": case.name,
-        "sector": case.sector, "region": case.region, "pool_ip": case.pool_ip,
-        "pool_port": case.pool_port, "transport": case.transport,
-        "pool_domain": case.pool_domain, "class": case.cls,
-        "variant": case.variant, "confidence": case.confidence,
-        "first_seen": _aware(case.first_seen).isoformat(),
+        "id": case.id, "status": case.status, "subscriber_ip": case.subscriber_ip,
+        "account": case.account, "name": case.name, "sector": case.sector,
+        "region": case.region, "pool_ip": case.pool_ip, "pool_port": case.pool_port,
+        "transport": case.transport, "pool_domain": case.pool_domain,
+        "pool_country": case.pool_country, "pool_asn": case.pool_asn, "cls": case.cls,
+        "variant": case.variant, "first_seen": _aware(case.first_seen).isoformat(),
         "last_seen": _aware(case.last_seen).isoformat(), "hits": case.hits,
+        "confidence": case.confidence, "offences": case.offences,
     }  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from api.routes.hits import utc
 from api.schemas import IP, fast_json
 from api.schemas_cases import AuditOut, CaseDetail, CaseOut, CasePage, CasePatch
 from detector.base import HitClass
+from pipelines.exporters.events import CASE_STATUS, case_event
 from store.cases import case_audit, get_case, list_cases, transition
 from store.workflow import MOVES, Status, WorkflowError
 
@@ -87,6 +88,7 @@ async def case(
     summary="Move a case through the workflow",
 )
 async def move(
+    request: Request,
     principal: Annotated[Principal, Depends(analyst)],
     case_id: CaseId,
     body: CasePatch,
@@ -94,11 +96,18 @@ async def move(
 ) -> CaseDetail:
     def run() -> CaseDetail:
         try:
-            transition(engine, case_id, body.status.value, actor=principal.name, note=body.note)
+            view = transition(engine, case_id, body.status.value, actor=principal.name,
+                              note=body.note)  # fmt: skip
         except WorkflowError as exc:
             raise ApiError(409, str(exc)) from None
         except LookupError:
             raise ApiError(404, f"no case {case_id}") from None
-        return _detail(engine, case_id)
+        detail = _detail(engine, case_id)
+        # SIEMs and the notification gateway hear of every move (e.g. `notified` → SMS)
+        event = case_event(CASE_STATUS, view, previous=detail.audit[-1].from_status,
+                           actor=principal.name, note=body.note)  # fmt: skip
+        for target in request.app.state.events:
+            target.send([event])
+        return detail
 
     return await run_in_threadpool(run)

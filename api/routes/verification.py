@@ -30,8 +30,9 @@ router = APIRouter(tags=["verification"], dependencies=[Depends(require(Role.ANA
 CSV_TYPE = "text/csv; charset=utf-8"
 COLUMNS = (
     "id", "subscriber_ip", "account", "name", "sector", "region", "pool_ip", "pool_port",
-    "transport", "pool_country", "pool_asn", "cls", "variant", "status", "first_seen",
-    "last_seen", "hits", "flows", "packets", "bytes", "confidence", "evidence", "offences",
+    "transport", "pool_domain", "pool_country", "pool_asn", "cls", "variant", "status",
+    "first_seen", "last_seen", "hits", "flows", "packets", "bytes", "confidence", "evidence",
+    "offences",
 )  # fmt: skip
 Text = Annotated[str | None, Query(min_length=1, max_length=64)]
 

@@ -93,5 +93,5 @@ def test_scan_sends_case_events_to_a_webhook(tmp_path: Path) -> None:
     cases = [json.loads(x) for x in _run("cases", "list", "--db", url, "--format", "jsonl")
              .splitlines()]  # fmt: skip
     assert not bad
-    assert sorted(e["data"]["case_id"] for e in got if e["type"] == "case.opened") == sorted(
+    assert sorted(e["data"]["id"] for e in got if e["type"] == "case.opened") == sorted(
         c["id"] for c in cases)  # fmt: skip

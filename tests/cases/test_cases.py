@@ -66,7 +66,7 @@ def test_counters_add_up_per_key(engine: Engine) -> None:
     assert first.evidence == {"stratum": 7} and first.status == "new" and first.offences == 1
     assert cases[2].evidence == {"ip-list": 1} and cases[2].detail == {"list": "x"}
     assert sorted(e[0] for e in events) == ["case.opened"] * 3
-    assert {e[1]["case_id"] for e in events} == {c.id for c in cases}
+    assert {e[1]["id"] for e in events} == {c.id for c in cases}
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(HitRow)) == 9
     assert [a.action for a in case_audit(engine, first.id)] == ["open"]
@@ -259,3 +259,10 @@ def test_dns_lookup_of_a_pool_is_a_name_case(engine: Engine) -> None:
            for c in list_cases(engine)]  # fmt: skip
     assert got == [("", 0, "dns", "xmr.pool.example", 2), ("", 0, "dns", "eth.pool.example", 1),
                    ("192.0.2.10", 3333, "tcp", "", 1)]  # fmt: skip
+
+
+def test_event_payload_has_the_gateway_fields(engine: Engine) -> None:
+    from pipelines.exporters.events import CASE_FIELDS
+
+    (event,) = write(engine, [hit("10.0.0.1", "192.0.2.10")])
+    assert set(event[1]) == set(CASE_FIELDS)
