@@ -5,7 +5,8 @@
   MINEWATCH-EP4` / `ipv6 access-list MINEWATCH-EP6` with `deny tcp any host A eq PORT` lines and
   a closing permit (an ACL ends in an implicit deny). A full list removes and re-creates the
   objects; the diff form edits the object group / ACL lines in place (`no host A`).
-- juniper ip: `policy-options prefix-list MINEWATCH-IP4`/`-IP6` (deleted and re-set: one commit);
+- juniper ip: `policy-options prefix-list MINEWATCH-IP4`/`-IP6` (deleted and re-set: one commit;
+  statements only, no comment lines);
   endpoint: firewall filters `MINEWATCH-EP4`/`-EP6` with one term per pool port. No diff form.
 - mikrotik ip: address list `minewatch-ip` under `/ip` and `/ipv6 firewall address-list`;
   endpoint: drop rules in chain `minewatch-ep` (`jump` to it from forward). Comments carry the
@@ -99,7 +100,7 @@ class Juniper(Format):
     types = frozenset({ListType.IP, ListType.ENDPOINT})
 
     def render(self, members: Sequence[Member], meta: Meta) -> Iterator[str]:
-        yield from header(meta, self)
+        # no comment lines: `load set` takes configuration statements only
         for family, inet in ((4, "inet"), (6, "inet6")):
             mine = [m for m in members if m.family == family]
             if meta.ltype is ListType.IP:

@@ -6,9 +6,10 @@
 - csv: `value,type,source,first_seen,category` (RFC 4180 quoting); diff adds an `op` column.
 - json: `{"type", "count", "entries": [{value, source, first_seen, category, ...}]}`;
   diff: `{"version", "since", "added": [...], "removed": [...]}`.
-- edl: PAN-OS EDL. IP lines `value comment` (comment after one space, line ≤ 255 chars);
-  domains `name` + `*.name` for a name with its subdomains, `^name` for the exact name only
-  (PAN-OS domain-list rules; entries ≤ 255 chars). Endpoints cannot be expressed (§E5).
+- edl: PAN-OS EDL, no header lines. IP lines `value comment` (comment after one space, line
+  ≤ 255 chars); domains `name` + `*.name` for a name with its subdomains, `^name` for the
+  exact name only (PAN-OS domain-list rules; entries ≤ 255 chars). Endpoints cannot be
+  expressed (§E5).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator, Sequence
 
 import orjson
 
-from blacklist.render.model import Format, ListType, Member, Meta, header, provenance
+from blacklist.render.model import Format, ListType, Member, Meta, header, note, provenance
 
 ALL = frozenset(ListType)
 EDL_MAX_LINE = 255
@@ -124,15 +125,23 @@ class Json(Format):
 
 
 class Edl(Format):
+    """No header lines: PAN-OS reads every line as an entry (an IP line's comment follows the
+    address after one space), so the capacity warning rides in the first IP entry's comment."""
+
     name = "edl"
     types = frozenset({ListType.IP, ListType.DOMAIN})
-    max_entries = 150_000
-    limit_note = "a common PAN-OS per-list IP capacity; check your model's EDL capacity"
+    max_entries = 50_000
+    limit_note = "PAN-OS holds 50,000 IPs (150,000 on PA-5000/7000) and 50,000 domains in total"
 
     def render(self, members: Sequence[Member], meta: Meta) -> Iterator[str]:
-        yield from header(meta, self)
+        warn = self.warning(meta)
         for i in range(0, len(members), 4096):
-            yield "".join(self._line(m) for m in members[i : i + 4096])
+            chunk = members[i : i + 4096]
+            if i == 0 and warn and chunk and chunk[0].family:
+                first = chunk[0]
+                yield f"{first.value} {note(warn, EDL_MAX_LINE - len(first.value) - 1)}\n"
+                chunk = chunk[1:]
+            yield "".join(self._line(m) for m in chunk)
 
     def _line(self, m: Member) -> str:
         if m.family:

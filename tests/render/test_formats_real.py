@@ -188,3 +188,17 @@ def test_hostile_provenance_stays_inside_its_comment(fmt: str) -> None:
             assert "rm`" not in body and '"evil' not in body and "drop {" not in body
             plain = text(fmt, members(vals[ltype], ltype, "plain"), ltype)
             assert len(body.splitlines()) == len(plain.splitlines())  # no line was added
+
+
+def test_capacity_warning_is_said_not_cut() -> None:
+    many = tuple(
+        Member(f"5.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 4,
+               f"5.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 32, source="f")
+        for i in range(50_001)
+    )  # fmt: skip
+    body = text("edl", many, ListType.IP)
+    lines = body.splitlines()
+    assert len(lines) == 50_001 and not any(ln.startswith("#") for ln in lines)
+    assert lines[0].startswith("5.0.0.0 WARNING: 50001 entries exceed 50000")
+    assert all(len(ln) <= 255 for ln in lines[:10])
+    assert "WARNING" not in text("edl", many[:100], ListType.IP)
