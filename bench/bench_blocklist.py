@@ -179,6 +179,14 @@ def process(cmd: list[str], port: int, path: str = "/") -> Iterator[subprocess.P
             proc.wait()
 
 
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a running process (its peak resident set), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def timed_get(url: str, headers: dict[str, str]) -> tuple[float, int, str]:
     """Wall time of a full GET read to the end, body size, ETag."""
     t0 = time.perf_counter()
@@ -240,7 +248,7 @@ def bench_backend(name: str, url: str, n: int, scratch: Path) -> None:
                             middleware=middleware)  # fmt: skip
         base = f"http://127.0.0.1:{port}/v1/blocklist?format=txt&type=ip"
         label = "with BlocklistFastPath middleware" if middleware else "create_app as is"
-        with process([sys.executable, "-c", code], port, "/v1/healthz"):
+        with process([sys.executable, "-c", code], port, "/v1/healthz") as server:
             cold, size, etag = timed_get(base, auth)
             print(f"{name}: cold GET (snapshot + render) {cold:6.2f} s, {size / 1e6:.1f} MB "
                   f"({loop}/{http}, {label})", flush=True)  # fmt: skip
@@ -251,6 +259,8 @@ def bench_backend(name: str, url: str, n: int, scratch: Path) -> None:
             rates[middleware] = wrk(base, {**auth, "If-None-Match": etag})
             print(f"{name}: 304 path {rates[middleware]:8.0f} req/s with a valid key, {label} "
                   "(target >= 5000)", flush=True)  # fmt: skip
+            if not middleware:
+                print(f"{name}: server peak RSS {peak_rss_mb(server.pid):.0f} MB", flush=True)
     rps = rates[True]
     (scratch / "list.txt").write_bytes(body)
     scratch.chmod(0o755)  # nginx workers run unprivileged

@@ -135,7 +135,7 @@ class SnapshotStore:
     """The current snapshot (head polled at most every `poll` s) and a few recent ones."""
 
     def __init__(self, engine: Engine | None, *, poll: float = 1.0, builtin: bool = True,
-                 keep: int = 3, clock: Callable[[], float] = time.time,
+                 keep: int = 2, clock: Callable[[], float] = time.time,
                  background: bool = False) -> None:  # fmt: skip
         self.engine = engine
         self.poll = poll
