@@ -46,7 +46,8 @@ class Server:
         from api.app import create_app
         from api.config import Settings
 
-        app = create_app(Settings(env="dev", db_url=url, key_cache_seconds=0.5), engine)
+        settings = Settings.model_validate({"env": "dev", "db_url": url, "key_cache_seconds": 0.5})
+        app = create_app(settings, engine)
         self.app = app
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

@@ -42,6 +42,7 @@ PROVENANCE = st.text(min_size=0, max_size=300)
 
 @st.composite
 def ip_value(draw: st.DrawFn) -> str:
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network
     if draw(st.booleans()):
         plen = draw(st.sampled_from([32, 32, 32, 24, 20, 16]))
         net = ipaddress.IPv4Network((draw(V4), plen), strict=False)

@@ -30,9 +30,9 @@ def test_snapshot_publishes_what_the_provider_would(db: Db) -> None:
     provider = MatcherProvider(eng, clock=lambda: later(4).timestamp())
     kept = provider.blocklist().kept
     by_type: dict[ListType, set[str]] = {t: set() for t in ListType}
+    kinds = {"ip": ListType.IP, "cidr": ListType.IP, "endpoint": ListType.ENDPOINT}
     for e in kept:
-        t = {"ip": ListType.IP, "cidr": ListType.IP, "endpoint": ListType.ENDPOINT}
-        by_type[t.get(str(e.kind), ListType.DOMAIN)].add(e.value)
+        by_type[kinds.get(str(e.kind), ListType.DOMAIN)].add(e.value)
     for t in ListType:
         assert {m.value for m in snap.members[t]} == by_type[t]
     assert "104.16.1.2" not in by_type[ListType.IP] and "104.16.9.9" in by_type[ListType.IP]
