@@ -2,9 +2,10 @@
 
 One `SnapshotStore` + `RenderCache` for all jobs, so N files of one version cost one snapshot.
 A pass writes a job when the published list version differs from the one it last wrote (or
-its file vanished); an unchanged version costs the head-version read. A failing job (disk
-full, database away) is reported and retried next pass; the others still run. `stop` (set
-from SIGTERM/SIGINT by the CLI) ends the loop between passes, never in the middle of a write.
+its file vanished); an unchanged version costs the head-version read. A failing job (disk full,
+database away) is reported and retried next pass; the others still run. `stop` (set from
+SIGTERM/SIGINT by the CLI) ends the loop between passes, never in the middle of a write.
+`start()`/`stop()` run it in a thread for a service's lifespan (`serve` with `exports:`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class ExportScheduler:
         self.cache = RenderCache(self.store, cache_dir, keep=max(8, 2 * len(self.jobs)))
         self._last: dict[Path, str] = {}
         self.passes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def run_once(self) -> PassReport:
         """One pass over every job."""
@@ -80,3 +83,17 @@ class ExportScheduler:
             for e in report.errors:
                 self.log(f"error: {e}")
             stop.wait(max(0.0, self.every - (time.monotonic() - t0)))
+
+    def start(self) -> None:
+        """Run in a daemon thread (for a service's lifespan: `start()` … `stop()`)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.run, args=(self._stop,),
+                                            name="export-scheduler", daemon=True)  # fmt: skip
+            self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop after the current pass (a write in progress completes)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -116,3 +116,27 @@ def test_scheduler_rewrites_on_new_version_and_stops_on_sigterm(db: Db, tmp_path
     assert proc.returncode == 0, err
     assert "stopped" in err
     assert out.count(f"{nft}: written") == 2
+
+
+def test_scheduler_thread_for_a_service_lifespan(db: Db, tmp_path: Path) -> None:
+    from pipelines.exporters.scheduler import ExportScheduler
+
+    commit(db.engine, "feed-a", entries(["5.9.0.10"]))
+    out = tmp_path / "l.txt"
+    lines: list[str] = []
+    sched = ExportScheduler(db.engine, jobs_from_config([{"format": "txt", "out": str(out)}]),
+                            every=0.2, cache_dir=tmp_path / "c", log=lines.append)  # fmt: skip
+    sched.start()
+    try:
+        assert _wait(lambda: out.exists())
+        commit(db.engine, "feed-a", entries(["5.9.0.12"]), at=later(1))
+        assert _wait(lambda: "5.9.0.12" in out.read_text())
+    finally:
+        sched.stop()
+    assert sched._thread is None and len([ln for ln in lines if "written" in ln]) == 2
+    (tmp_path / "gone").mkdir()
+    bad = ExportScheduler(db.engine, [FileJob("txt", "ip", tmp_path / "gone" / "x")],
+                          cache_dir=tmp_path / "c2")  # fmt: skip
+    (tmp_path / "gone").rmdir()
+    report = bad.run_once()  # a failing file is reported, not raised
+    assert report.errors and "FileNotFoundError" in report.errors[0]
