@@ -68,7 +68,7 @@ def _config(path: Path) -> dict[str, Any]:
               help="Seconds between checks (default 60).")  # fmt: skip
 @click.option("--format", "fmts", multiple=True, metavar="F", help="Repeat with --out.")
 @click.option("--type", "ltypes", multiple=True, metavar="T",
-              help="Per --out (default ip for all).")  # fmt: skip
+              help="Once for all files or once per --out (default ip).")  # fmt: skip
 @click.option("--out", "outs", multiple=True, type=click.Path(dir_okay=False),
               help="Repeatable; the n-th --out gets the n-th --format/--type.")  # fmt: skip
 @click.option("--once", is_flag=True, help="One pass, then exit.")
@@ -86,10 +86,11 @@ def export_scheduler_cmd(
     if config is not None:
         data = _config(config)
         items = list(data.get("exports") or [])
-    if len(fmts) != len(outs) or (ltypes and len(ltypes) != len(outs)):
-        raise FeedsError("give one --format (and one --type, if any) per --out")
-    items += [{"format": f, "type": ltypes[i] if ltypes else "ip", "out": o}
-              for i, (f, o) in enumerate(zip(fmts, outs, strict=True))]  # fmt: skip
+    if len(fmts) != len(outs) or len(ltypes) not in (0, 1, len(outs)):
+        raise FeedsError("give one --format per --out, and one --type for all or one per --out")
+    types = list(ltypes) * len(outs) if len(ltypes) == 1 else list(ltypes) or ["ip"] * len(outs)
+    items += [{"format": f, "type": t, "out": o}
+              for f, t, o in zip(fmts, types, outs, strict=True)]  # fmt: skip
     if not items:
         raise FeedsError("nothing to export: give --config or --format/--out")
     try:
