@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -56,9 +57,11 @@ class Snapshot:
 
 
 def _member(e: Entry, first_seen: str) -> Member:
-    cat, conf = str(e.category), e.confidence
+    # shared strings: a million members repeat a handful of sources, categories and dates
+    cat, conf, src = sys.intern(str(e.category)), e.confidence, sys.intern(e.source)
+    first_seen = sys.intern(first_seen)
     if e.kind is Kind.DOMAIN:
-        return Member(e.value, subdomains=e.subdomains, source=e.source, first_seen=first_seen,
+        return Member(e.value, subdomains=e.subdomains, source=src, first_seen=first_seen,
                       category=cat, confidence=conf)  # fmt: skip
     net = e.network
     assert net is not None
@@ -66,9 +69,9 @@ def _member(e: Entry, first_seen: str) -> Member:
         addr = str(net.network_address)
         proto = _PROTO.get(e.proto or 0, "")
         return Member(e.value, net.version, addr, net.max_prefixlen, e.port or 0, proto, False,
-                      e.source, first_seen, cat, conf)  # fmt: skip
+                      src, first_seen, cat, conf)  # fmt: skip
     addr = e.value.partition("/")[0]
-    return Member(e.value, net.version, addr, net.prefixlen, 0, "", False, e.source, first_seen,
+    return Member(e.value, net.version, addr, net.prefixlen, 0, "", False, src, first_seen,
                   cat, conf)  # fmt: skip
 
 
