@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,7 +81,10 @@ class RenderCache:
     def __init__(self, store: SnapshotStore, directory: Path | None = None, keep: int = 64
                  ) -> None:  # fmt: skip
         self.store = store
-        self.directory = directory or Path(tempfile.mkdtemp(prefix="minewatch-lists-"))
+        if directory is None:  # a private directory, removed with the cache (or at exit)
+            directory = Path(tempfile.mkdtemp(prefix="minewatch-lists-"))
+            weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
+        self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.keep = keep
         self._bodies: OrderedDict[Key, Body] = OrderedDict()
