@@ -20,7 +20,7 @@ from api.pagination import PageDep, trim
 from blacklist.health import FeedHealth, feed_health
 from blacklist.history import VersionError, diff, list_versions
 from blacklist.sources import SourceError, SourceIndex, load_index
-from blacklist.versions import ensure_schema
+from blacklist.versions import has_schema
 from store.listmodels import ListVersionRow
 
 router = APIRouter(tags=["feeds"], dependencies=[Depends(require(Role.ANALYST))])
@@ -89,8 +89,8 @@ def _index() -> SourceIndex | None:
 
 
 def _feeds(engine: Engine) -> list[FeedOut]:
-    ensure_schema(engine)
-    health = {h.name: h for h in feed_health(engine)}
+    # a GET creates nothing: without list tables there is no health to report yet
+    health = {h.name: h for h in feed_health(engine)} if has_schema(engine) else {}
     index = _index()
     now = datetime.now(UTC)
     out: list[FeedOut] = []
@@ -145,7 +145,8 @@ async def get_versions(
     page: PageDep, engine: Annotated[Engine, Depends(deps.engine)]
 ) -> VersionPage:
     def fetch() -> list[VersionOut]:
-        ensure_schema(engine)
+        if not has_schema(engine):
+            return []
         rows: list[VersionOut] = []
         before = page.after_id
         # list_versions reads newest first; skip to the cursor, one extra row for the next page
@@ -170,7 +171,8 @@ async def get_diff(
     v_to: Annotated[int, Query(alias="to", ge=1, le=2**62)],
 ) -> DiffPage:
     def fetch() -> list[ChangeOut]:
-        ensure_schema(engine)
+        if not has_schema(engine):
+            raise VersionError(f"no list version {v_from}")
         return [ChangeOut(op=c.op, source=c.source, kind=c.kind, value=c.value, port=c.port,
                           proto=c.proto, category=c.category, confidence=c.confidence)
                 for c in diff(engine, v_from, v_to)]  # fmt: skip

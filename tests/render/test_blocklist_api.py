@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from pathlib import Path
 
 from blacklist.entries import Category
 from blacklist.render.cache import RenderCache
 from blacklist.render.snapshot import SnapshotStore
 
 from .conftest import Api
-from .support import commit, entries, later, read_txt
+from .support import Server, commit, entries, later, read_txt
 
 
 def _prime(api: Api) -> None:
@@ -174,3 +175,26 @@ def _count_304(metrics: str) -> float:
         if head and 'status="304"' in line and 'route="/v1/blocklist"' in line:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def test_an_empty_database_serves_the_builtin_list(tmp_path: Path) -> None:
+    from store.apikeys import ApiKeyRow, create_key
+    from store.db import connect
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    engine = connect(url)
+    ApiKeyRow.metadata.create_all(engine, tables=[ApiKeyRow.__table__])  # type: ignore[list-item]
+    _, key = create_key(engine, "admin", "a")
+    server = Server(engine, url)
+    try:
+        with server.client(key) as c:
+            r = c.get("/blocklist", params={"type": "domain"})
+            assert r.status_code == 200 and "nanopool.org" in read_txt(r.text)
+            assert r.headers["x-minewatch-list-version"].startswith("0.")
+            assert c.get("/blocklist", params={"type": "ip"}).status_code == 200
+            assert c.get("/feeds").status_code == 200
+            assert c.get("/feeds/versions").json()["items"] == []
+            assert c.get("/feeds/diff", params={"from": 1, "to": 2}).status_code == 404
+    finally:
+        server.close()
+        engine.dispose()
