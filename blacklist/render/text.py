@@ -3,7 +3,8 @@
 - txt: bare values under a `#` header — what FortiGate external resources, Cisco FTD network
   feeds and `while read` scripts take; no trailing comments (several consumers reject them).
   Diff: `+value` / `-value` lines.
-- csv: `value,type,source,first_seen,category` (RFC 4180 quoting); diff adds an `op` column.
+- csv: `value,type,source,first_seen,category` (RFC 4180: CRLF lines, quoting where a field
+  holds a comma, quote, CR or LF); diff adds an `op` column.
 - json: `{"type", "count", "entries": [{value, source, first_seen, category, ...}]}`;
   diff: `{"version", "since", "added": [...], "removed": [...]}`.
 - edl: PAN-OS EDL, no header lines. IP lines `value comment` (comment after one space, line
@@ -47,7 +48,7 @@ class Txt(Format):
 
 def _csv_row(row: Sequence[object]) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(row)
+    csv.writer(buf, lineterminator="\r\n").writerow(row)
     return buf.getvalue()
 
 
@@ -61,7 +62,7 @@ class Csv(Format):
     def _rows(self, members: Sequence[Member], ltype: ListType, op: str | None) -> Iterator[str]:
         for i in range(0, len(members), 4096):
             buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
+            w = csv.writer(buf, lineterminator="\r\n")
             for m in members[i : i + 4096]:
                 row = (m.value, str(ltype), m.source, m.first_seen, m.category)
                 w.writerow(row if op is None else (op, *row))

@@ -28,7 +28,7 @@ from .support import entries, expected_elements, read_ipset, read_nft
 IPS = ["5.9.0.10", "45.9.100.0/24", "45.9.100.7", "45.9.0.0/16", "2a01:4f8::1", "2a01:4f9::/32",
        "81.2.3.4"]  # fmt: skip
 EPS = ["45.10.113.5:3333/tcp", "45.10.113.9:4444", "[2a01:4f8::5]:443/udp", "81.2.3.4:14444"]
-HOSTILE = 'ev"il\n; } drop {\\ $x `rm` \u00fc\u2028' + "x" * 400
+HOSTILE = 'ev"il\r\n; } drop {\\ $x `rm` \u00fc\u2028' + "x" * 400
 
 
 def members(values: list[str], ltype: ListType, source: str = "feed-a") -> tuple[Member, ...]:
