@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from store.casemodels import CaseAuditRow, CaseRow
@@ -105,8 +105,47 @@ def _from_tuple(values: tuple[Any, ...], *, copy: bool = False) -> CaseView:
     return CaseView(*vals)
 
 
-def list_cases(
-    engine: Engine,
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """What `list_cases` (and the PostgreSQL JSON page, `store.casepage`) select."""
+
+    status: tuple[str, ...] | None = None
+    sector: str | None = None
+    region: str | None = None
+    since: datetime | None = None
+    min_confidence: float | None = None
+    subscriber_ip: str | None = None
+    cls: str | None = None
+    repeat: bool = False
+    after_id: int | None = None
+
+    def select(self, *columns: Any) -> Select[Any]:
+        """`columns` of the matching cases, by id (keyset pagination: `after_id` is the last id
+        of the previous page)."""
+        t = CaseRow
+        stmt = select(*columns).order_by(t.id)
+        if self.status is not None:
+            stmt = stmt.where(t.status.in_(self.status))
+        if self.sector is not None:
+            stmt = stmt.where(t.sector == self.sector)
+        if self.region is not None:
+            stmt = stmt.where(t.region == self.region)
+        if self.since is not None:
+            stmt = stmt.where(t.last_seen >= self.since)
+        if self.min_confidence is not None:
+            stmt = stmt.where(t.confidence >= self.min_confidence)
+        if self.subscriber_ip is not None:
+            stmt = stmt.where(t.subscriber_ip == self.subscriber_ip)
+        if self.cls is not None:
+            stmt = stmt.where(t.cls == self.cls)
+        if self.repeat:
+            stmt = stmt.where(t.offences > 1)
+        if self.after_id is not None:
+            stmt = stmt.where(t.id > self.after_id)
+        return stmt
+
+
+def case_filter(
     *,
     status: str | list[str] | None = None,
     sector: str | None = None,
@@ -117,39 +156,17 @@ def list_cases(
     cls: str | None = None,
     repeat: bool = False,
     after_id: int | None = None,
-    limit: int = 100,
-) -> list[CaseView]:
-    """Cases matching every given filter, by id (keyset pagination: pass the last id seen as
-    `after_id`). `since` keeps cases active at or after it; `repeat` keeps repeat offenders."""
-    t = CaseRow
-    stmt = select(*_COLUMNS).limit(limit)
-    # ordering by a column fixed by an equality filter changes nothing but tells the planner
-    # that the (column, id) index yields the page in order; otherwise PostgreSQL may walk the
-    # whole primary key hoping to meet `limit` matches early (35 ms instead of 1 ms at 100k)
-    order: list[Any] = []
-    if status is not None:
-        stmt = stmt.where(t.status.in_([status] if isinstance(status, str) else status))
-    if sector is not None:
-        stmt = stmt.where(t.sector == sector)
-        order = [t.sector]
-    if region is not None:
-        stmt = stmt.where(t.region == region)
-        order = [t.region]
-    if since is not None:
-        stmt = stmt.where(t.last_seen >= since)
-    if min_confidence is not None:
-        stmt = stmt.where(t.confidence >= min_confidence)
-    if subscriber_ip is not None:
-        stmt = stmt.where(t.subscriber_ip == subscriber_ip)
-    if cls is not None:
-        stmt = stmt.where(t.cls == cls)
-    if repeat:
-        stmt = stmt.where(t.offences > 1)
-    if after_id is not None:
-        stmt = stmt.where(t.id > after_id)
-    if subscriber_ip is not None:
-        order = [t.subscriber_ip]
-    stmt = stmt.order_by(*order, t.id)
+) -> CaseFilter:
+    """A filter from keyword arguments (`status` may be one status or a list). `since` keeps
+    cases active at or after it; `repeat` keeps repeat offenders."""
+    statuses = None if status is None else (status,) if isinstance(status, str) else tuple(status)
+    return CaseFilter(statuses, sector, region, since, min_confidence, subscriber_ip, cls, repeat,
+                      after_id)  # fmt: skip
+
+
+def list_cases(engine: Engine, *, limit: int = 100, **filters: Any) -> list[CaseView]:
+    """Cases matching every filter of `case_filter(**filters)`, by id, at most `limit`."""
+    stmt = case_filter(**filters).select(*_COLUMNS).limit(limit)
     with engine.connect() as conn:
         return [_from_tuple(tuple(r)) for r in conn.execute(stmt).all()]
 
