@@ -50,7 +50,7 @@ format: $(STAMP) ## Apply ruff formatting and safe fixes
 samples: $(STAMP) ## Regenerate samples/ captures with scapy (then UPDATE_GOLDEN=1 make test)
 	$(PY) samples/make_samples.py samples
 
-BENCH_DEBS := libndpi-bin tshark time nfdump tcpreplay
+BENCH_DEBS := libndpi-bin tshark time nfdump tcpreplay wrk nginx-light
 
 bench: $(STAMP) ## Benchmarks against peers: scan vs ndpiReader/tshark, collect vs nfcapd, decoders, capture
 	@missing=$$(for p in $(BENCH_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \

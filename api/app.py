@@ -13,6 +13,7 @@ from api import errors
 from api.auth import KeyCache
 from api.config import Settings, load_settings
 from api.routes import ROUTERS
+from api.routes.blocklist import BlocklistFastPath
 from api.routes.metrics import ApiMetrics, RequestMetrics
 from minewatch import __version__
 
@@ -69,4 +70,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    # outermost: an unchanged block-list poll (If-None-Match) is answered before routing
+    app.add_middleware(BlocklistFastPath)
     return app

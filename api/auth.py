@@ -94,7 +94,7 @@ class KeyCache:
             log.warning("could not record last_used for key %d: %s", key_id, type(exc).__name__)
 
 
-def _token(header: str, basic: bool) -> str | None:
+def bearer_token(header: str, basic: bool) -> str | None:
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     value = value.strip()
@@ -124,7 +124,7 @@ def require(role: Role, *, basic: bool = False) -> Dependency:
             raise ApiError(
                 401, "missing API key: send Authorization: Bearer KEY", headers=unauthorized
             )
-        token = _token(header, basic)
+        token = bearer_token(header, basic)
         if token is None:
             allowed = "Bearer or Basic" if basic else "Bearer"
             raise ApiError(

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import RANK, KeyCache, Principal, Role, _token, require
+from api.auth import RANK, KeyCache, Principal, Role, bearer_token, require
 from api.errors import AUTH_ERRORS, ApiError, Responses, _doc
 from blacklist.render import RenderError
 from blacklist.render.cache import Body, RenderCache
@@ -71,7 +71,7 @@ async def unchanged(
         return None
     keys: KeyCache | None = getattr(state, "keys", None)
     cache: RenderCache | None = getattr(state, "blocklists", None)
-    token = _token(auth, True)
+    token = bearer_token(auth, True)
     if keys is None or cache is None or token is None:
         return None
     known, principal = keys.cached(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.auth import _token
+from api.auth import bearer_token
 from tests.api.conftest import Live
 
 JSON = {"Content-Type": "application/json"}
@@ -97,14 +97,14 @@ def test_export_key_reads_no_subscriber_data(live: Live) -> None:
 @settings(max_examples=200, deadline=None)
 def test_authorization_header_parser_never_crashes(header: str) -> None:
     for basic in (False, True):
-        token = _token(header, basic)
+        token = bearer_token(header, basic)
         assert token is None or isinstance(token, str)
 
 
 @given(st.binary(max_size=60).map(lambda b: "Basic " + base64.b64encode(b).decode()))
 @settings(max_examples=100, deadline=None)
 def test_basic_credentials_of_any_bytes(header: str) -> None:
-    token = _token(header, True)
+    token = bearer_token(header, True)
     assert token is None or ":" not in header or isinstance(token, str)
 
 
