@@ -36,7 +36,7 @@ demo: $(STAMP) ## Install, then scan the bundled samples and print the hits
 	@$(VENV)/bin/minewatch cases list --db $(DEMO_DB) --limit 12
 
 test: $(STAMP) ## Install, then run the whole test suite
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff + mypy
 	$(VENV)/bin/ruff check .

@@ -28,31 +28,14 @@ if TYPE_CHECKING:
 SHOWN_PROBLEMS = 20
 
 
-class SubscribersError(click.ClickException):
-    exit_code = 2
-
-
 @contextmanager
 def engine_for(db_url: str | None) -> Iterator[Engine]:
-    """A connected engine with the subscriber tables; database errors become exit status 2."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    import store.subscribermodels  # noqa: F401  (registers the tables before create_all)
+    """The shared command engine; attribution errors become a message and exit status 2."""
+    from minewatch.feeds_common import engine_for as common_engine_for
     from store.attribution import AttributionError
-    from store.db import connect
 
-    try:
-        engine = connect(db_url)
-    except SQLAlchemyError as exc:
-        raise SubscribersError(f"database not usable: {type(exc).__name__}: {exc}") from exc
-    try:
+    with common_engine_for(db_url, errors=(AttributionError,)) as engine:
         yield engine
-    except SQLAlchemyError as exc:
-        raise SubscribersError(f"database error: {type(exc).__name__}: {exc}") from exc
-    except AttributionError as exc:
-        raise SubscribersError(str(exc)) from exc
-    finally:
-        engine.dispose()
 
 
 def _report(rep: ImportReport) -> None:

@@ -36,11 +36,11 @@ def index_option(f: F) -> F:
 
 
 @contextmanager
-def engine_for(db_url: str | None) -> Iterator[Engine]:
-    """A connected engine with the list tables; database errors become exit status 2."""
+def engine_for(db_url: str | None, *, errors: tuple[type[Exception], ...] = ()) -> Iterator[Engine]:
+    """A connected engine (schema migrated, list head present); database errors — and the
+    caller's `errors`, e.g. a module's own ValueError — become a message and exit status 2."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    import store.listmodels  # noqa: F401  (registers the list tables before create_all)
     from blacklist.versions import ensure_schema
     from store.db import connect
 
@@ -53,6 +53,8 @@ def engine_for(db_url: str | None) -> Iterator[Engine]:
         yield engine
     except SQLAlchemyError as exc:
         raise FeedsError(f"database error: {type(exc).__name__}: {exc}") from exc
+    except errors as exc:
+        raise FeedsError(str(exc)) from exc
     finally:
         engine.dispose()
 

@@ -7,8 +7,10 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +75,30 @@ def pg_schema_url(prefix: str = "t") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'drop schema "{schema}" cascade'))
         admin.dispose()
+
+
+@dataclass
+class Database:
+    """A migrated test database: its engine, its URL (for subprocesses) and its backend."""
+
+    engine: Any
+    url: str
+    backend: str  # "sqlite" or "postgresql"
+
+
+@contextmanager
+def database(backend: str, tmp_path: Path, prefix: str = "t") -> Iterator[Database]:
+    """A SQLite file in `tmp_path`, or a fresh schema on the real PostgreSQL (skipped loudly
+    without one); migrated and with the list head row, disposed afterwards."""
+    from blacklist.versions import ensure_schema
+    from store.db import connect
+
+    ctx = (nullcontext(f"sqlite:///{tmp_path / (prefix + '.db')}") if backend == "sqlite"
+           else pg_schema_url(prefix))  # fmt: skip
+    with ctx as url:
+        eng = connect(url)
+        ensure_schema(eng)
+        try:
+            yield Database(eng, url, backend)
+        finally:
+            eng.dispose()

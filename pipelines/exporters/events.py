@@ -36,8 +36,8 @@ SUBSCRIBER_KEYS = frozenset({"subscriber_ip", "subscriber", "account", "name", "
 
 # what a subscriber-notification gateway (SMS warnings) needs from a case, besides its id
 CASE_FIELDS = ("id", "status", "subscriber_ip", "account", "name", "sector", "region",
-               "pool_ip", "pool_port", "transport", "pool_domain", "pool_country", "pool_asn", "cls",
-               "variant", "first_seen", "last_seen", "hits", "confidence",
+               "pool_ip", "pool_port", "transport", "pool_domain", "pool_country", "pool_asn",
+               "cls", "variant", "first_seen", "last_seen", "hits", "confidence",
                "offences")  # fmt: skip
 
 

@@ -8,8 +8,6 @@ role plus a revoked one, and serves `create_app` from a background thread on a s
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -27,6 +24,7 @@ from detector.base import EvidenceKind, HitClass
 from detector.hits import FlowHit
 from store.apikeys import create_key, revoke_key
 from tests.conftest import pg_schema_url
+from tests.live import ServerThread
 
 ROLES = ("export", "analyst", "admin")
 T0 = 1_730_000_000.0  # 2024-10-27: a fixed clock for the seeded hits
@@ -55,29 +53,6 @@ class Live:
     def client(self, role: str | None = "admin") -> httpx.Client:
         headers = {} if role is None else {"Authorization": f"Bearer {self.keys[role]}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
-
-
-class ServerThread:
-    """uvicorn in a thread on 127.0.0.1:0; the port is read back from the bound socket."""
-
-    def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def seed(engine: Engine, tmp: Path) -> int:

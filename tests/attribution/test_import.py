@@ -204,7 +204,7 @@ def test_unusable_files_change_nothing(db: Database, write, tmp_path: Path) -> N
 def _boom_trigger(db: Database) -> None:
     """A real database failure on the row of account BOOM."""
     with db.engine.begin() as conn:
-        if db.kind == "sqlite":
+        if db.backend == "sqlite":
             conn.execute(text(
                 "CREATE TRIGGER boom BEFORE INSERT ON subscriber_sessions "
                 "WHEN NEW.account = 'BOOM' BEGIN SELECT RAISE(ABORT, 'boom'); END"

@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from store.db import connect
-from tests.conftest import pg_schema_url
+from tests.conftest import database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = connect(f"sqlite:///{tmp_path / 'cases.db'}")
-        yield eng
-        eng.dispose()
-        return
-    with pg_schema_url("c") as url:
-        eng = connect(url)
-        try:
-            yield eng
-        finally:
-            eng.dispose()
+    with database(request.param, tmp_path, "c") as d:
+        yield d.engine

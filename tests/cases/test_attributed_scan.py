@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from minewatch.cli import main
 from tests.attribution.test_enrich import build
+from tests.hooks import HookServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,43 +56,14 @@ def test_scan_attributes_and_enriches(tmp_path: Path) -> None:
 
 def test_scan_sends_case_events_to_a_webhook(tmp_path: Path) -> None:
     """Each case opened by a scan is announced once to the configured webhook, signed."""
-    import hashlib
-    import hmac
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    got: list[dict] = []
-    bad: list[str] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            sig = self.headers.get("X-Minewatch-Signature", "")
-            ts = self.headers.get("X-Minewatch-Timestamp", "")
-            want = hmac.new(b"s3cret-for-tests", ts.encode() + b"." + body, hashlib.sha256)
-            if not hmac.compare_digest(sig.removeprefix("sha256="), want.hexdigest()):
-                bad.append(sig)
-            doc = json.loads(body)
-            got.extend(doc["events"] if isinstance(doc, dict) else doc)
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"sqlite:///{tmp_path / 'm.db'}"
-        env = {"MINEWATCH_EVENT_TARGETS": json.dumps([f"http://127.0.0.1:{srv.server_port}/h"]),
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    with HookServer("s3cret-for-tests") as hook:
+        env = {"MINEWATCH_EVENT_TARGETS": json.dumps([hook.url]),
                "MINEWATCH_WEBHOOK_SECRET": "s3cret-for-tests"}  # fmt: skip
         _run("scan", "--db", url, "--blocklist", str(ROOT / "samples/blocklist.txt"),
              str(ROOT / "samples"), env=env)  # fmt: skip
-    finally:
-        srv.shutdown()
-        srv.server_close()
     cases = [json.loads(x) for x in _run("cases", "list", "--db", url, "--format", "jsonl")
              .splitlines()]  # fmt: skip
-    assert not bad
-    assert sorted(e["data"]["id"] for e in got if e["type"] == "case.opened") == sorted(
+    assert not hook.bad
+    assert sorted(e["data"]["id"] for e in hook.events if e["type"] == "case.opened") == sorted(
         c["id"] for c in cases)  # fmt: skip

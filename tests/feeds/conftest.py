@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import store.listmodels  # noqa: F401  (list tables in the metadata before connect)
-from blacklist.versions import ensure_schema
-from store.db import connect
-from tests.conftest import pg_schema_url
+from tests.conftest import Database, database
 
-from .support import Clock, Database, FeedServer, feeds_dir
+from .support import Clock, FeedServer, feeds_dir
 
 
 @pytest.fixture
@@ -23,20 +20,8 @@ def feeds() -> Path:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'lists.db'}"
-        eng = connect(url)
-        ensure_schema(eng)
-        yield Database(eng, url, "sqlite")
-        eng.dispose()
-        return
-    with pg_schema_url("f") as url:
-        eng = connect(url)
-        ensure_schema(eng)
-        try:
-            yield Database(eng, url, "postgresql")
-        finally:
-            eng.dispose()
+    with database(request.param, tmp_path, "f") as d:
+        yield d
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
+
+from tests.conftest import Database
 
 FEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "feeds"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -37,13 +38,6 @@ def minewatch(*args: str, db: Database | None = None) -> subprocess.CompletedPro
     return subprocess.run(
         [EXE, *args], capture_output=True, text=True, env=env, timeout=300, check=False
     )
-
-
-@dataclass
-class Database:
-    engine: Engine
-    url: str  # for subprocesses (the console script)
-    backend: str
 
 
 class Clock:

@@ -8,39 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
-import store.listmodels  # noqa: F401  (list tables in the metadata before connect)
-from blacklist.versions import ensure_schema
-from store.db import connect
-from tests.conftest import pg_schema_url
+from tests.conftest import Database, database
 
 from .support import Server
 
 
-@dataclass
-class Db:
-    engine: Engine
-    url: str
-    backend: str
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'lists.db'}"
-        eng = connect(url)
-        ensure_schema(eng)
-        yield Db(eng, url, "sqlite")
-        eng.dispose()
-        return
-    with pg_schema_url("r") as url:
-        eng = connect(url)
-        ensure_schema(eng)
-        try:
-            yield Db(eng, url, "postgresql")
-        finally:
-            eng.dispose()
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with database(request.param, tmp_path, "r") as d:
+        yield d
 
 
 @dataclass
@@ -48,11 +25,11 @@ class Api:
     server: Server
     export_key: str
     analyst_key: str
-    db: Db
+    db: Database
 
 
 @pytest.fixture
-def api(db: Db) -> Iterator[Api]:
+def api(db: Database) -> Iterator[Api]:
     from store.apikeys import ApiKeyRow, create_key
 
     ApiKeyRow.metadata.create_all(db.engine)  # what `open_engine` does for `serve`

@@ -6,21 +6,18 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from blacklist.entries import Category, Entry
 from blacklist.syntax import parse_item
 from blacklist.versions import commit_source, unique_entries
+from tests.live import ServerThread
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -49,20 +46,9 @@ class Server:
         settings = Settings.model_validate({"env": "dev", "db_url": url, "key_cache_seconds": 0.5})
         app = create_app(settings, engine)
         self.app = app
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+        self.live = ServerThread(app, lifespan="off")
+        base = self.live.__enter__()
+        self.port = int(base.rsplit(":", 1)[1])
         self.base = f"http://127.0.0.1:{self.port}/v1"
 
     def client(self, key: str | None = None) -> httpx.Client:
@@ -70,8 +56,7 @@ class Server:
         return httpx.Client(base_url=self.base, headers=headers, timeout=120)
 
     def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.live.__exit__(None, None, None)
 
 
 # --- readers: parse a rendering back into its member values (for round-trip properties) ---

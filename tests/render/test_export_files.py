@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.exporters.files import ExportError, FileJob, jobs_from_config, write_atomic
+from tests.conftest import Database
 
-from .conftest import Db
 from .support import commit, entries, later, read_txt
 
 
@@ -26,7 +26,7 @@ def cli(command: str, *args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
-def test_export_writes_atomically_and_keeps_unchanged_files(db: Db, tmp_path: Path) -> None:
+def test_export_writes_atomically_and_keeps_unchanged_files(db: Database, tmp_path: Path) -> None:
     commit(db.engine, "feed-a", entries(["5.9.0.10", "45.9.100.0/24"]))
     (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "mining.txt"
@@ -88,7 +88,9 @@ def _wait(pred: object, timeout: float = 30.0) -> bool:
     return False
 
 
-def test_scheduler_rewrites_on_new_version_and_stops_on_sigterm(db: Db, tmp_path: Path) -> None:
+def test_scheduler_rewrites_on_new_version_and_stops_on_sigterm(
+    db: Database, tmp_path: Path
+) -> None:
     commit(db.engine, "feed-a", entries(["5.9.0.10", "45.10.1.1:3333"]))
     nft, ipset = tmp_path / "ip.nft", tmp_path / "ep.ipset"
     config = tmp_path / "exports.yaml"
@@ -118,7 +120,7 @@ def test_scheduler_rewrites_on_new_version_and_stops_on_sigterm(db: Db, tmp_path
     assert out.count(f"{nft}: written") == 2
 
 
-def test_scheduler_thread_for_a_service_lifespan(db: Db, tmp_path: Path) -> None:
+def test_scheduler_thread_for_a_service_lifespan(db: Database, tmp_path: Path) -> None:
     from pipelines.exporters.scheduler import ExportScheduler
 
     commit(db.engine, "feed-a", entries(["5.9.0.10"]))

@@ -15,12 +15,12 @@ from blacklist.render import ListType, RenderError
 from blacklist.render.cache import RenderCache
 from blacklist.render.snapshot import SinceError, SnapshotStore, compute
 from blacklist.versions import ident
+from tests.conftest import Database
 
-from .conftest import Db
 from .support import T0, commit, entries, later
 
 
-def test_snapshot_publishes_what_the_provider_would(db: Db) -> None:
+def test_snapshot_publishes_what_the_provider_would(db: Database) -> None:
     eng = db.engine
     commit(eng, "feed-a", entries(["5.9.0.10", "104.16.1.2", "45.10.1.1:3333", "pool.example.net"]))
     commit(eng, "feed-b", entries(["5.9.0.10"], "feed-b", confidence=0.9), at=later(1))
@@ -42,7 +42,7 @@ def test_snapshot_publishes_what_the_provider_would(db: Db) -> None:
     assert snap.version.startswith("4.") and snap.suppressed == 1
 
 
-def test_expiry_changes_the_version_without_a_new_db_version(db: Db) -> None:
+def test_expiry_changes_the_version_without_a_new_db_version(db: Database) -> None:
     eng = db.engine
     learned = entries(["5.9.0.10", "5.9.0.11"], "learned")
     expires = {ident(learned[0]): T0 + timedelta(hours=2)}
@@ -85,7 +85,9 @@ def test_builtin_only_and_cache_etags(tmp_path: Path) -> None:
         cache.body("xml", "ip")
 
 
-def test_background_refresh_serves_the_old_list_and_prerenders(db: Db, tmp_path: Path) -> None:
+def test_background_refresh_serves_the_old_list_and_prerenders(
+    db: Database, tmp_path: Path
+) -> None:
     eng = db.engine
     commit(eng, "feed-a", entries(["5.9.0.10"]))
     store = SnapshotStore(eng, poll=0, background=True)
