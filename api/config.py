@@ -41,6 +41,9 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    # one line per request; off by default: the reverse proxy in front logs requests already,
+    # and the line costs a tenth of a verification-list request
+    access_log: bool = False
     internal_networks: list[str] = Field(default_factory=list)
     geoip_country: str = ""
     geoip_asn: str = ""

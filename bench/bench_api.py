@@ -100,8 +100,12 @@ def generate(url: str) -> None:
                 LATERAL (SELECT timestamptz '2024-10-20' + (i / 100) * interval '1 minute'
                     AS t) AS z
         """))  # fmt: skip
-        conn.execute(text("ANALYZE hits; ANALYZE cases"))
         n = conn.execute(text("select count(*) from hits")).scalar()
+    # a steady-state database: without this, autovacuum starts on the fresh million rows in the
+    # middle of the measurement and the latencies say more about it than about the API
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE hits"))
+        conn.execute(text("VACUUM ANALYZE cases"))
     print(f"generated {n:,} hits and {CASES:,} cases in {time.perf_counter() - t0:.1f} s")
     engine.dispose()
 
@@ -166,8 +170,11 @@ class RawClient:
         )
 
     async def open(self) -> None:
+        # connections arrive spread out, as pollers' do: opened in one burst, the first uvicorn
+        # worker to wake accepts nearly all of them and the other idles for the whole run
         for _ in range(self.size):
             self.free.put_nowait(await asyncio.open_connection("127.0.0.1", self.port))
+            await asyncio.sleep(0.02)
 
     async def get(self, target: str) -> int:
         reader, writer = await self.free.get()
@@ -266,7 +273,8 @@ async def run_psycopg(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rate", type=float, default=200)
-    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = ap.parse_args()
     try:
@@ -303,16 +311,20 @@ def main() -> int:
             except httpx.TransportError:
                 time.sleep(0.1)
         mix = queries(random.Random(7))
-        api = asyncio.run(run_api(port, key, mix, args))
+        # several rounds, each on fresh connections: how the kernel spreads a client's
+        # connections over the uvicorn workers varies from round to round, and so does p99
+        rounds = [asyncio.run(run_api(port, key, mix, args)) for _ in range(args.rounds)]
         sql = captured_sql(url, mix)
         peer = asyncio.run(run_psycopg(url, sql, args))
-        print(f"verification-list at {args.rate:.0f} req/s for {args.seconds:.0f} s "
-              f"(1M hits, {CASES:,} cases, PostgreSQL):")  # fmt: skip
-        a50, a99 = report(f"minewatch API ({args.workers} workers)", api)
+        print(f"verification-list at {args.rate:.0f} req/s, {args.rounds} rounds of "
+              f"{args.seconds:.0f} s (1M hits, {CASES:,} cases, PostgreSQL):")  # fmt: skip
+        results = [report(f"minewatch API ({args.workers} workers), round {i + 1}", lat)
+                   for i, lat in enumerate(rounds)]  # fmt: skip
+        a50, a99 = sorted(results, key=lambda r: r[1])[len(results) // 2]  # the median round
         p50, p99 = report("psycopg, same SQL", peer)
         verdict = "meets" if a99 <= 50 else "MISSES"
-        print(f"p99 {a99:.2f} ms {verdict} the 50 ms target; ratio API/psycopg p50 "
-              f"{a50 / p50:.2f}, p99 {a99 / p99:.2f}")  # fmt: skip
+        print(f"median round p99 {a99:.2f} ms {verdict} the 50 ms target; ratio API/psycopg "
+              f"p50 {a50 / p50:.2f}, p99 {a99 / p99:.2f}")  # fmt: skip
     finally:
         if proc is not None:
             proc.terminate()

@@ -37,14 +37,18 @@ def _settings(config: str | None, **overrides: object) -> Settings:
               help="TOML or YAML settings file (default: $MINEWATCH_CONFIG).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default 1).")  # fmt: skip
+@click.option("--access-log/--no-access-log", default=None,
+              help="One log line per request (default: off; the proxy in front logs).")  # fmt: skip
 def serve(
-    host: str | None, port: int | None, db_url: str | None, config: str | None, workers: int | None
-) -> None:
+    host: str | None, port: int | None, db_url: str | None, config: str | None,
+    workers: int | None, access_log: bool | None,
+) -> None:  # fmt: skip
     """Run the HTTP API (OpenAPI at /v1/docs). Refuses placeholder secrets unless
     MINEWATCH_ENV=dev; a dev server binds loopback only."""
     import uvicorn
 
-    settings = _settings(config, host=host, port=port, db_url=db_url, workers=workers)
+    settings = _settings(config, host=host, port=port, db_url=db_url, workers=workers,
+                         access_log=access_log)  # fmt: skip
     problems = settings.problems()
     if problems:
         raise click.ClickException("refusing to start: " + "; ".join(problems))
@@ -52,11 +56,13 @@ def serve(
         # each worker process builds its own app from the environment (uvicorn --factory)
         os.environ.update(settings_env(settings))
         uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level="info")  # fmt: skip
+                    workers=settings.workers, log_level="info",
+                    access_log=settings.access_log)  # fmt: skip
         return
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                access_log=settings.access_log)  # fmt: skip
 
 
 @click.group()
