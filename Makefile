@@ -52,7 +52,7 @@ samples: $(STAMP) ## Regenerate samples/ captures with scapy (then UPDATE_GOLDEN
 
 BENCH_DEBS := libndpi-bin tshark time nfdump tcpreplay wrk nginx-light
 
-bench: $(STAMP) ## Benchmarks against peers: scan vs ndpiReader/tshark, collect vs nfcapd, decoders, capture
+bench: $(STAMP) ## Benchmarks against peers: scan vs ndpiReader/tshark, collect vs nfcapd, decoders, capture, API vs nginx/psycopg
 	@missing=$$(for p in $(BENCH_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "bench: installing $$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
