@@ -11,7 +11,7 @@ the commit, so a receiver never hears of a case that was rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,13 +35,6 @@ class SidesLike(Protocol):
     subscriber_port: int
     remote_ip: str
     remote_port: int
-
-
-class SubscriberLike(Protocol):
-    account: str
-    name: str
-    sector: str
-    region: str
 
 
 class AttributorLike(Protocol):
@@ -250,6 +243,3 @@ def _payload(case: CaseRow) -> dict[str, Any]:
 def _aware(dt: datetime) -> datetime:
     """SQLite returns naive datetimes; they were stored as UTC."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
-EventSink = Callable[[list[CaseEvent]], None]
