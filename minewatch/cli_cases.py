@@ -56,7 +56,7 @@ def list_cmd(
              "LAST SEEN", "CONF", "OFFENCES"]]  # fmt: skip
     for c in found:
         rows.append([str(c.id), c.status, c.subscriber_ip, c.account or "-", c.sector or "-",
-                     f"{c.pool_ip}:{c.pool_port}/{c.transport}", c.variant or "-", str(c.hits),
+                     _pool(c), c.variant or "-", str(c.hits),
                      when(c.last_seen), f"{c.confidence:.2f}", str(c.offences)])  # fmt: skip
     table(rows)
 
@@ -159,6 +159,14 @@ def maintain(
         purged = purge_hits(engine, keep)
     click.echo(f"cleared {cleared} cases quiet for {quiet:g} days; "
                f"deleted {purged} hits older than {keep:g} days")  # fmt: skip
+
+
+def _pool(c: CaseView) -> str:
+    """The pool endpoint, or the name a DNS-name case looked up."""
+    if c.pool_domain:
+        return f"{c.pool_domain} (dns)"
+    host = f"[{c.pool_ip}]" if ":" in c.pool_ip else c.pool_ip
+    return f"{host}:{c.pool_port}/{c.transport}"
 
 
 def _jsonable(c: CaseView) -> dict[str, object]:

@@ -29,6 +29,9 @@ def test_scan_then_work_cases(tmp_path: Path) -> None:
     hits = [json.loads(line) for line in out.splitlines()]
     keys = {(h["client_ip"], h["server_ip"], h["server_port"], h["transport"]) for h in hits}
     assert len(cases) == len(keys) and sum(c["hits"] for c in cases) == len(hits)
+    table = _run("cases", "list", "--db", url)[1]
+    dns = next(c for c in cases if c["transport"] == "dns")
+    assert f"{dns['pool_domain']} (dns)" in table and "[2001:db8:" in table
     stratum = next(c for c in cases if "stratum" in c["evidence"])
     cid = str(stratum["id"])
     assert _run("cases", "move", cid, "confirmed", "--db", url)[0] == 2  # skips verifying
