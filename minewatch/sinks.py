@@ -96,13 +96,13 @@ def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterat
             from blacklist.learned import Learner
             from store.db import HitWriter, connect
 
+            db = connect(db_url)
             try:
                 settings = load_settings()  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
-            except ConfigError as exc:
-                raise click.UsageError(str(exc)) from exc
-            db = connect(db_url)
-            cases, refresh = case_builder(db, settings, stack)
-            send = event_sender(settings, stack)
+                cases, refresh = case_builder(db, settings, stack)
+                send = event_sender(settings, stack)
+            except (ConfigError, ValueError, OSError) as exc:  # a bad network, mmdb path or URL
+                raise click.UsageError(f"settings: {exc}") from exc
             writer = stack.enter_context(HitWriter(db, cases=cases, on_events=send))
             sinks.append(writer)
             learner = stack.enter_context(Learner(db, public_only=False))

@@ -67,3 +67,16 @@ def test_scan_sends_case_events_to_a_webhook(tmp_path: Path) -> None:
     assert not hook.bad
     assert sorted(e["data"]["id"] for e in hook.events if e["type"] == "case.opened") == sorted(
         c["id"] for c in cases)  # fmt: skip
+
+
+def test_bad_settings_stop_a_storing_scan_with_a_clear_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    cases = {
+        "MINEWATCH_GEOIP_COUNTRY": (str(tmp_path / "missing.mmdb"), "not found"),
+        "MINEWATCH_INTERNAL_NETWORKS": ('["10.0.0.0/33"]', "internal_networks"),
+        "MINEWATCH_EVENT_TARGETS": ('["ftp://x"]', "unknown event target scheme"),
+    }
+    for var, (value, why) in cases.items():
+        res = CliRunner().invoke(main, ["scan", "--db", url, str(ROOT / "samples")],
+                                 env={var: value})  # fmt: skip
+        assert res.exit_code == 2 and "settings:" in res.output and why in res.output, res.output
