@@ -17,6 +17,14 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_tcp_port() -> int:
+    """A TCP port free right now (the metrics server listens on TCP: a free UDP number says
+    nothing about it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def start_nfcapd(nfcapd: str, flowdir: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     """nfcapd on a free loopback port; retried if another process takes the port first."""
     for _ in range(5):

@@ -22,7 +22,7 @@ from conftest import GROUNDTRUTH
 
 from pipelines.sources.udp import open_socket
 
-from .exporters import free_udp_port, receive_all, softflowd_replay, start_nfcapd
+from .exporters import free_tcp_port, free_udp_port, receive_all, softflowd_replay, start_nfcapd
 from .test_oracle import nfdump_flows
 
 MINEWATCH = [sys.executable, "-m", "minewatch"]
@@ -59,21 +59,32 @@ class Collect:
         state: Path | None = None,
     ) -> None:  # fmt: skip
         tmp.mkdir(exist_ok=True)
-        self.port, self.metrics_port = free_udp_port(), free_udp_port()
         self.state = state or tmp / "templates.json"
         self.err = tmp / "collect.err"
-        with (tmp / "collect.jsonl").open("wb") as out, self.err.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [*MINEWATCH, "collect", "--listen", f"netflow://127.0.0.1:{self.port}",
-                 "--blocklist", str(blocklist), "--db", db, "--state", str(self.state),
-                 "--flush", "0.5", "--metrics", f"127.0.0.1:{self.metrics_port}", *extra],
-                stdout=out, stderr=err,
-            )  # fmt: skip
+        for _ in range(5):  # another test may take a port between choosing and binding it
+            self.port, self.metrics_port = free_udp_port(), free_tcp_port()
+            with (tmp / "collect.jsonl").open("wb") as out, self.err.open("wb") as err:
+                self.proc = subprocess.Popen(
+                    [*MINEWATCH, "collect", "--listen", f"netflow://127.0.0.1:{self.port}",
+                     "--blocklist", str(blocklist), "--db", db, "--state", str(self.state),
+                     "--flush", "0.5", "--metrics", f"127.0.0.1:{self.metrics_port}", *extra],
+                    stdout=out, stderr=err,
+                )  # fmt: skip
+            if self._started():
+                return
+        raise AssertionError(f"collector did not start: {self.err.read_text()}")
+
+    def _started(self) -> bool:
+        """Wait for "listening"; False when the process died of a taken port (retry)."""
         deadline = time.monotonic() + 60
         while b"listening" not in self.err.read_bytes():
-            assert self.proc.poll() is None, self.err.read_text()
+            if self.proc.poll() is not None:
+                if b"Address already in use" in self.err.read_bytes():
+                    return False
+                raise AssertionError(self.err.read_text())
             assert time.monotonic() < deadline, "collector did not start"
             time.sleep(0.1)
+        return True
 
     def wait_datagrams(self, n: int) -> dict[str, float]:
         deadline = time.monotonic() + 30
