@@ -9,7 +9,7 @@ die silently, list-pitfalls §3) or FAILING with the error text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from blacklist.entries import Problem
 from blacklist.versions import ensure_schema
 from store.listmodels import FeedStateRow
+from store.times import aware_or_none
 
 STALE_FACTOR = 3  # a feed not refreshed successfully for 3 refresh intervals is stale
 
@@ -94,9 +95,9 @@ def feed_health(engine: Engine) -> list[FeedHealth]:
                 r.category,
                 r.location,
                 r.format,
-                _aware(r.last_attempt),
-                _aware(r.last_success),
-                _aware(r.last_change),
+                aware_or_none(r.last_attempt),
+                aware_or_none(r.last_success),
+                aware_or_none(r.last_change),
                 r.http_status,
                 r.entries,
                 r.attempt_entries,
@@ -106,7 +107,3 @@ def feed_health(engine: Engine) -> list[FeedHealth]:
             )
             for r in rows
         ]
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo is not None else dt.replace(tzinfo=UTC)

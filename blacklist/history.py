@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from blacklist.entries import Category, Entry, Kind
 from store.listmodels import ListEntryRow, ListVersionRow
+from store.times import aware
 
 CHUNK = 5000  # rows fetched at a time
 
@@ -112,10 +113,10 @@ def iter_entries(
         result = conn.execution_options(yield_per=CHUNK).execute(stmt)
         for kind, value, port, proto, src, cat, conf, sub, raw, line, fs, ls, exp, to in result:
             entry = entry_from_columns(kind, value, port, proto, src, cat, conf, sub, raw, line)
-            last = _aware(ls)
+            last = aware(ls)
             if to is None and src in live_since:
                 last = max(last, live_since[src])
-            yield StoredEntry(entry, _aware(fs), last, _aware(exp) if exp is not None else None)
+            yield StoredEntry(entry, aware(fs), last, aware(exp) if exp is not None else None)
 
 
 def entry_from_columns(
@@ -165,7 +166,7 @@ def matcher_entries(engine: Engine, vid: int, now: datetime) -> tuple[list[Entry
         result = conn.execution_options(yield_per=CHUNK).execute(stmt)
         for kind, value, port, proto, src, cat, conf, sub, raw, line, exp in result:
             if exp is not None:
-                exp = _aware(exp)
+                exp = aware(exp)
                 if exp <= now:
                     continue
                 first = exp if first is None or exp < first else first
@@ -226,8 +227,3 @@ def _meaning(c: Change) -> tuple[str, float]:
 
 def _op(op: str, c: Change) -> Change:
     return Change(op, c.source, c.kind, c.value, c.port, c.proto, c.category, c.confidence)
-
-
-def _aware(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

@@ -30,6 +30,7 @@ from blacklist.service import FeedService, Target
 from blacklist.syntax import EntryError, parse_item
 from blacklist.versions import Ident, ensure_schema, ident, lock_head
 from store.listmodels import LearnedRow, ManualAuditRow, ManualRow
+from store.times import aware
 
 LEARNED = "learned"
 MANUAL = "manual"
@@ -42,10 +43,6 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 class Learner:
@@ -128,7 +125,7 @@ class Learner:
                 else:
                     row.why, row.last_seen, row.times = entry.raw[:1000], now, row.times + 1
                     row.confidence = max(row.confidence, entry.confidence)
-                    row.expires = max(_aware(row.expires), expires)
+                    row.expires = max(aware(row.expires), expires)
             session.flush()
             report = _publish_learned(self.service, session)
         self.written += len(items)
@@ -159,7 +156,7 @@ def _publish_learned(service: FeedService, session: Session) -> RefreshReport:
             r.value, source=LEARNED, confidence=r.confidence, raw=r.why, public_only=False
         )
         entries.append(e)
-        expires[ident(e)] = _aware(r.expires)
+        expires[ident(e)] = aware(r.expires)
     target = Target(LEARNED, LEARNED, str(Category.POOL), "detector", "learned")
     result = ParseResult(tuple(entries), ())
     return service.apply(target, result, session=session, guard=False, expires=expires,

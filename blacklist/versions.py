@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, insert, inspect, null, select, update
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from blacklist.entries import Entry, Kind
 from store.listmodels import HEAD_ID, ListEntryRow, ListHeadRow, ListVersionRow
+from store.times import aware
 
 Ident = tuple[str, str, bool]  # (kind, value, subdomains)
 _TABLE = cast(Table, ListEntryRow.__table__)  # Core table: plain executemany for bulk writes
@@ -156,7 +157,7 @@ def commit_source(
         elif cat != str(e.category) or abs(float(conf) - e.confidence) > 1e-9:
             close.append(rid)
             changed[rid] = k
-        elif k in expires and (exp is None or _aware(exp) != expires[k]):
+        elif k in expires and (exp is None or aware(exp) != expires[k]):
             touch.append({"rid": rid, "exp": expires[k]})
     if touch:
         session.execute(
@@ -167,7 +168,7 @@ def commit_source(
     ids = list(changed)
     for i in range(0, len(ids), CHUNK):
         stmt = select(t.id, t.first_seen).where(t.id.in_(ids[i : i + CHUNK]))
-        carried.update((changed[rid], _aware(first)) for rid, first in session.execute(stmt))
+        carried.update((changed[rid], aware(first)) for rid, first in session.execute(stmt))
     add = [e for k, e in new.items() if k not in live or k in carried]
     if not close and not add:
         return Commit(None)
@@ -232,8 +233,3 @@ def _row(
         "from_version": vid,
         "to_version": None,
     }
-
-
-def _aware(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from detector.hits import merge_detail
 from store.casemodels import CaseAuditRow, CaseRow
+from store.times import aware
 from store.workflow import REOPEN_FROM, Status
 
 # subscriber ip, account, pool ip, pool port, transport, pool domain (DNS-name cases only)
@@ -179,8 +180,8 @@ class CaseBuilder:
                    "seen mining again after clearance")  # fmt: skip
             case.status, case.status_changed = Status.NEW.value, now
             case.offences += 1
-        case.first_seen = min(_aware(case.first_seen), acc.first)
-        case.last_seen = max(_aware(case.last_seen), acc.last)
+        case.first_seen = min(aware(case.first_seen), acc.first)
+        case.last_seen = max(aware(case.last_seen), acc.last)
         case.hits += acc.hits
         case.flows += acc.flows
         case.packets += acc.packets
@@ -234,12 +235,7 @@ def _payload(case: CaseRow) -> dict[str, Any]:
         "region": case.region, "pool_ip": case.pool_ip, "pool_port": case.pool_port,
         "transport": case.transport, "pool_domain": case.pool_domain,
         "pool_country": case.pool_country, "pool_asn": case.pool_asn, "cls": case.cls,
-        "variant": case.variant, "first_seen": _aware(case.first_seen).isoformat(),
-        "last_seen": _aware(case.last_seen).isoformat(), "hits": case.hits,
+        "variant": case.variant, "first_seen": aware(case.first_seen).isoformat(),
+        "last_seen": aware(case.last_seen).isoformat(), "hits": case.hits,
         "confidence": case.confidence, "offences": case.offences,
     }  # fmt: skip
-
-
-def _aware(dt: datetime) -> datetime:
-    """SQLite returns naive datetimes; they were stored as UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

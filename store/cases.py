@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from store.casemodels import CaseAuditRow, CaseRow
 from store.models import HitRow
+from store.times import aware
 from store.workflow import AUTO_CLEAR_FROM, FLAGGED, Status, check_move
 
 
@@ -77,10 +78,6 @@ class SubscriberView:
     region: str
     cases: list[CaseView]
     offences: int  # total over the cases: > number of cases means a repeat offender
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 _FIELDS = tuple(CaseView.__dataclass_fields__)
@@ -185,7 +182,7 @@ def case_audit(engine: Engine, case_id: int) -> list[AuditView]:
     )
     with Session(engine) as session:
         return [
-            AuditView(_aware(a.at), a.actor, a.action, a.from_status, a.to_status, a.note)
+            AuditView(aware(a.at), a.actor, a.action, a.from_status, a.to_status, a.note)
             for a in session.scalars(stmt)
         ]
 

@@ -22,6 +22,7 @@ from detector.hits import FlowHit
 from store.casebuild import CaseBuilder, CaseEvent
 from store.models import HitRow
 from store.schema import migrate
+from store.times import aware
 
 ENV_DB = "MINEWATCH_DB"
 
@@ -136,8 +137,8 @@ def iter_hits(
         for row in session.scalars(stmt).yield_per(1000):
             yield FlowHit(
                 source=row.source,
-                first_ts=_aware(row.first_ts).timestamp(),
-                last_ts=_aware(row.last_ts).timestamp(),
+                first_ts=aware(row.first_ts).timestamp(),
+                last_ts=aware(row.last_ts).timestamp(),
                 transport=row.transport,
                 client_ip=row.client_ip,
                 client_port=row.client_port,
@@ -151,8 +152,3 @@ def iter_hits(
                 packets=row.packets,
                 bytes=row.bytes,
             )
-
-
-def _aware(dt: datetime) -> datetime:
-    """SQLite returns naive datetimes; they were stored as UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

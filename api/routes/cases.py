@@ -15,12 +15,12 @@ from api import deps
 from api.auth import Principal, Role, require
 from api.errors import AUTH_ERRORS, CONFLICT, NOT_FOUND, ApiError
 from api.pagination import MAX_CURSOR, PageDep, trim
-from api.routes.hits import utc
 from api.schemas import IP, fast_json
 from api.schemas_cases import AuditOut, CaseDetail, CaseOut, CasePage, CasePatch
 from detector.base import HitClass
 from pipelines.exporters.events import CASE_STATUS, case_event
 from store.cases import case_audit, get_case, list_cases, transition
+from store.times import aware_or_none
 from store.workflow import MOVES, Status, WorkflowError
 
 router = APIRouter(tags=["cases"])
@@ -46,7 +46,7 @@ async def cases(
     rows = await run_in_threadpool(
         lambda: list_cases(
             engine, status=[s.value for s in status] if status else None, sector=sector,
-            region=region, since=utc(since), min_confidence=min_confidence,
+            region=region, since=aware_or_none(since), min_confidence=min_confidence,
             subscriber_ip=subscriber,
             cls=cls.value if cls else None, repeat=repeat, after_id=page.after_id,
             limit=page.limit + 1,

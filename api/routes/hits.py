@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -17,13 +17,9 @@ from api.pagination import PageDep, trim
 from api.schemas import IP, HitOut, HitPage
 from detector.base import HitClass
 from store.models import HitRow
+from store.times import aware_or_none
 
 router = APIRouter(tags=["hits"], dependencies=[Depends(require(Role.ANALYST))])
-
-
-def utc(dt: datetime | None) -> datetime | None:
-    """Naive times in queries mean UTC."""
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @router.get(
@@ -45,9 +41,9 @@ async def list_hits(
     t = HitRow
     stmt = select(t).order_by(t.id.desc()).limit(page.limit + 1)
     if since is not None:
-        stmt = stmt.where(t.last_ts >= utc(since))
+        stmt = stmt.where(t.last_ts >= aware_or_none(since))
     if until is not None:
-        stmt = stmt.where(t.first_ts < utc(until))
+        stmt = stmt.where(t.first_ts < aware_or_none(until))
     if client is not None:
         stmt = stmt.where(t.client_ip == client)
     if server is not None:

@@ -20,10 +20,10 @@ from api.auth import Role, require
 from api.config import Settings
 from api.errors import AUTH_ERRORS, BAD_MEDIA, TOO_LARGE, ApiError, ErrorBody, FieldError
 from api.pagination import PageDep, trim
-from api.routes.hits import utc
 from api.schemas import fast_json
 from api.schemas_cases import CaseOut, CasePage, CheckRequest, CheckResponse, VerdictOut
 from store.cases import check_ips, list_cases
+from store.times import aware_or_none
 from store.workflow import FLAGGED, Status
 
 router = APIRouter(tags=["verification"], dependencies=[Depends(require(Role.ANALYST))])
@@ -59,7 +59,7 @@ async def verification_list(
     statuses = [s.value for s in (status or sorted(FLAGGED))]
     rows = await run_in_threadpool(
         lambda: list_cases(
-            engine, status=statuses, sector=sector, region=region, since=utc(since),
+            engine, status=statuses, sector=sector, region=region, since=aware_or_none(since),
             min_confidence=min_confidence, after_id=page.after_id, limit=page.limit + 1,
         )
     )  # fmt: skip
