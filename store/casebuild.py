@@ -93,19 +93,16 @@ class CaseBuilder:
     def __init__(self, attributor: AttributorLike | None = None, geo: GeoLike | None = None):
         self.attributor = attributor
         self.geo = geo
-        self.opened = 0
-        self.reopened = 0
 
     def key(self, row: dict[str, Any]) -> tuple[Key, Any]:
         """The case key of a hit row, and the subscriber record behind it (or None)."""
         sub_ip, pool_ip, pool_port = row["client_ip"], row["server_ip"], row["server_port"]
+        who = None
         if self.attributor is not None:
             s: SidesLike = self.attributor.sides(
                 row["client_ip"], row["client_port"], row["server_ip"], row["server_port"]
             )
             sub_ip, pool_ip, pool_port = s.subscriber_ip, s.remote_ip, s.remote_port
-        who = None
-        if self.attributor is not None:
             who = self.attributor.lookup(sub_ip, row["first_ts"].timestamp())
         account = who.account if who is not None else ""
         domain = row["detail"].get("domain")
@@ -171,11 +168,9 @@ class CaseBuilder:
         event = ""
         if case.hits == 0:
             event = "case.opened"
-            self.opened += 1
             _audit(session, case.id, now, "open", None, Status.NEW, "first hit")
         elif case.status in REOPEN_FROM:
             event = "case.reopened"
-            self.reopened += 1
             _audit(session, case.id, now, "reopen", case.status, Status.NEW,
                    "seen mining again after clearance")  # fmt: skip
             case.status, case.status_changed = Status.NEW.value, now
