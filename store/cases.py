@@ -169,9 +169,9 @@ def list_cases(engine: Engine, *, limit: int = 100, **filters: Any) -> list[Case
 
 
 def get_case(engine: Engine, case_id: int) -> CaseView | None:
-    with Session(engine) as session:
-        row = session.get(CaseRow, case_id)
-        return view(row) if row is not None else None
+    with engine.connect() as conn:
+        values = conn.execute(select(*_COLUMNS).where(CaseRow.id == case_id)).first()
+    return _from_tuple(tuple(values)) if values is not None else None
 
 
 def case_audit(engine: Engine, case_id: int) -> list[AuditView]:
@@ -221,11 +221,13 @@ def check_ips(engine: Engine, ips: list[str]) -> list[Verdict]:
             out.append(Verdict(raw, "invalid", [], "not an IPv4 or IPv6 address"))
     found: dict[str, list[CaseView]] = {}
     wanted = sorted(set(canon.values()))
-    with Session(engine) as session:
+    with engine.connect() as conn:  # Core rows: a weekly list can name 100k addresses
         for start in range(0, len(wanted), 500):
-            stmt = select(CaseRow).where(CaseRow.subscriber_ip.in_(wanted[start : start + 500]))
-            for row in session.scalars(stmt.order_by(CaseRow.id)):
-                found.setdefault(row.subscriber_ip, []).append(view(row))
+            part = wanted[start : start + 500]
+            stmt = select(*_COLUMNS).where(CaseRow.subscriber_ip.in_(part)).order_by(CaseRow.id)
+            for values in conn.execute(stmt).all():
+                case = _from_tuple(tuple(values))
+                found.setdefault(case.subscriber_ip, []).append(case)
     result = []
     for raw, done in zip(ips, out, strict=True):
         if done is not None:
