@@ -145,13 +145,10 @@ def maintain(
     db_url: str | None, retention_days: float | None, clear_after_days: float | None
 ) -> None:
     """Auto-clear quiet cases and apply hit retention (run daily, e.g. from a systemd timer)."""
-    from api.config import ConfigError, load_settings
+    from minewatch.cli_serve import settings_from
     from store.cases import clear_stale, purge_hits
 
-    try:
-        settings = load_settings()  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+    settings = settings_from(None)  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
     keep = retention_days if retention_days is not None else settings.retention_days
     quiet = clear_after_days if clear_after_days is not None else settings.clear_after_days
     with engine_for(db_url or settings.db_url or None) as engine:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 DB_HELP = "SQLAlchemy URL (default: the config's db_url, $MINEWATCH_DB or the SQLite file)."
 
 
-def _settings(config: str | None, **overrides: object) -> Settings:
+def settings_from(config: str | None, **overrides: object) -> Settings:
+    """The settings (file, then MINEWATCH_*, then non-None `overrides`); errors are usage errors."""
     try:
         settings = load_settings(config)
     except ConfigError as exc:
@@ -47,7 +48,7 @@ def serve(
     MINEWATCH_ENV=dev; a dev server binds loopback only."""
     import uvicorn
 
-    settings = _settings(config, host=host, port=port, db_url=db_url, workers=workers,
+    settings = settings_from(config, host=host, port=port, db_url=db_url, workers=workers,
                          access_log=access_log)  # fmt: skip
     problems = settings.problems()
     if problems:
@@ -73,7 +74,7 @@ def apikey() -> None:
 def _engine(db_url: str | None, config: str | None) -> Engine:
     from api.app import open_engine
 
-    return open_engine(_settings(config, db_url=db_url))
+    return open_engine(settings_from(config, db_url=db_url))
 
 
 @apikey.command("create")

@@ -92,16 +92,16 @@ def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterat
         on_learn: OnLearn | None = None
         commit: Callable[[], None] = _nothing
         if store:
-            from api.config import ConfigError, load_settings
             from blacklist.learned import Learner
+            from minewatch.cli_serve import settings_from
             from store.db import HitWriter, connect
 
+            settings = settings_from(None)  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
             db = connect(db_url)
             try:
-                settings = load_settings()  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
                 cases, refresh = case_builder(db, settings, stack)
                 send = event_sender(settings, stack)
-            except (ConfigError, ValueError, OSError) as exc:  # a bad network, mmdb path or URL
+            except (ValueError, OSError) as exc:  # a missing mmdb file, an unknown URL scheme
                 raise click.UsageError(f"settings: {exc}") from exc
             writer = stack.enter_context(HitWriter(db, cases=cases, on_events=send))
             sinks.append(writer)
