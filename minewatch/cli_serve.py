@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from api.config import ConfigError, Settings, load_settings, settings_env
+from api.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -54,12 +54,14 @@ def serve(
     if problems:
         raise click.ClickException("refusing to start: " + "; ".join(problems))
     if settings.workers > 1:
-        # each worker process builds its own app from the environment (uvicorn --factory)
-        os.environ.update(settings_env(settings))
-        uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level="info",
-                    access_log=settings.access_log)  # fmt: skip
-        return
+        # our own supervisor: one SO_REUSEPORT socket per worker, so the kernel spreads the
+        # connections (uvicorn's workers share one socket and one of them takes most)
+        from api.workers import ServeError, serve_workers
+
+        try:
+            sys.exit(serve_workers(settings))
+        except ServeError as exc:
+            raise click.ClickException(str(exc)) from None
     from api.app import create_app
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
