@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.events = []  # event targets, opened by the lifespan
     app.state.keys = KeyCache(engine, settings.key_cache_seconds, settings.key_touch_seconds)
-    app.state.metrics = ApiMetrics(engine)
+    app.state.metrics = ApiMetrics(engine, events=lambda: app.state.events)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)

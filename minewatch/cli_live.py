@@ -83,7 +83,7 @@ def collect(
     Runs until SIGTERM or Ctrl-C, then reports what it holds and saves the templates.
     """
     from minewatch.liverun import live_sinks, serve_metrics, stop_on_signals
-    from minewatch.metrics import Metrics
+    from minewatch.metrics import Metrics, events_probe
     from pipelines.collect import Collector
     from pipelines.sources.udp import parse_listen
 
@@ -93,8 +93,11 @@ def collect(
         raise click.BadParameter(str(exc), param_hint="--listen") from exc
     ctx = _context(blocklists, db_url)
     metrics = Metrics()
+    targets: list[object] = []  # the event targets, once the sinks have opened them
+    metrics.add(events_probe(lambda: targets))
     stop = stop_on_signals()
     with live_sinks(fmt, db_url, store=not no_store, quiet=quiet) as out:
+        targets[:] = out.targets
         ctx.learned.on_learn = ctx.pairs.on_learn = out.on_learn
         try:
             collector = Collector(
@@ -142,7 +145,7 @@ def capture(
     the last hits stored before exit. Needs root (CAP_NET_RAW, CAP_NET_ADMIN).
     """
     from minewatch.liverun import capture_probe, live_sinks, serve_metrics
-    from minewatch.metrics import Metrics
+    from minewatch.metrics import Metrics, events_probe
     from pipelines.capture import run_capture
     from pipelines.capture_stats import CaptureStats
     from pipelines.parallel import WorkerError
@@ -153,11 +156,14 @@ def capture(
     metrics = Metrics()
     latest: list[CaptureStats] = []
     metrics.add(capture_probe(latest))
+    targets: list[object] = []  # the event targets, once the sinks have opened them
+    metrics.add(events_probe(lambda: targets))
     try:
         serve_metrics(metrics, metrics_at)
     except (OSError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="--metrics") from exc
     with live_sinks(fmt, db_url, store=not no_store, quiet=quiet) as out:
+        targets[:] = out.targets
 
         def on_stats(stats: CaptureStats) -> None:
             latest[:] = [stats]

@@ -17,6 +17,7 @@ from minewatch.sinks import hit_sinks
 
 if TYPE_CHECKING:
     from pipelines.capture_stats import CaptureStats
+    from pipelines.exporters.base import EventTarget
 
 
 @dataclass(slots=True)
@@ -25,6 +26,7 @@ class LiveSinks:
     commit: Callable[[], None]  # write buffered hits to the store now
     on_learn: OnLearn | None  # persist learned pool addresses (None without a store)
     printer: HitPrinter
+    targets: list[EventTarget]  # event targets (webhooks, syslog), for their metrics
 
 
 @contextmanager
@@ -40,7 +42,7 @@ def live_sinks(fmt: str, db_url: str | None, *, store: bool, quiet: bool) -> Ite
             out.commit()
             sys.stdout.flush()
 
-        yield LiveSinks(out.sink, commit, out.on_learn, printer)
+        yield LiveSinks(out.sink, commit, out.on_learn, printer, out.targets)
 
 
 def serve_metrics(metrics: Metrics, where: str | None) -> None:

@@ -83,3 +83,30 @@ def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{text!r}: expected HOST:PORT")
     return host.strip("[]") or default_host, int(port)
+
+
+EVENT_OUTCOMES = ("queued", "sent", "failed", "dropped")
+EVENTS_HELP = "Case events by target and outcome (dropped: queue full or closing)"
+
+
+def events_probe(targets: Callable[[], Iterable[object]]) -> Probe:
+    """Delivery counters of the event targets (webhooks, syslog) that `targets()` returns at
+    scrape time: events by transport and outcome, retries, and what is still queued. Labels are
+    the transport name and the target's position in the settings (bounded by the config),
+    never its URL, which may carry credentials."""
+
+    def probe() -> Iterator[Sample]:
+        for index, target in enumerate(targets()):
+            stats = getattr(target, "stats", None)
+            if not isinstance(stats, dict):
+                continue
+            labels = {"target": str(getattr(target, "name", "events")), "index": str(index)}
+            for outcome in EVENT_OUTCOMES:
+                value = float(stats.get(outcome, 0))
+                yield Sample("events", EVENTS_HELP, value, {**labels, "outcome": outcome})
+            yield Sample("event_retries", "Delivery retries by target",
+                         float(stats.get("retries", 0)), labels)  # fmt: skip
+            yield Sample("event_queue", "Events queued or being delivered now",
+                         float(getattr(target, "pending", 0)), labels, gauge=True)  # fmt: skip
+
+    return probe

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from api.config import Settings
+    from pipelines.exporters.base import EventTarget
     from store.casebuild import CaseBuilder, CaseEvent
 
 RELOAD_EVERY = 60.0  # seconds between checks for a new subscriber registry or sessions
@@ -31,6 +32,7 @@ class HitSinks:
     sink: Sink  # every output, then the store
     commit: Callable[[], None]  # write the store's buffered hits now (long-running commands)
     on_learn: OnLearn | None  # persist pool addresses learned on the wire (None without a store)
+    targets: list[EventTarget] = field(default_factory=list)  # for their delivery metrics
 
 
 def _nothing() -> None:
@@ -62,17 +64,23 @@ def case_builder(
     return CaseBuilder(attributor, geo if geo.enabled else None), refresh
 
 
-def event_sender(settings: Settings, stack: ExitStack) -> Callable[[list[CaseEvent]], None] | None:
-    """Send case events to the settings' event targets (webhooks, syslog); None without any."""
+def open_targets(settings: Settings, stack: ExitStack) -> list[EventTarget]:
+    """The settings' event targets (webhooks, syslog), closed (flushed) when `stack` closes."""
     from pipelines.exporters.base import open_target
-    from pipelines.exporters.events import Event
 
     targets = [open_target(url, secret=settings.webhook_secret or None)
                for url in settings.event_targets]  # fmt: skip
-    if not targets:
-        return None
     for t in targets:
         stack.callback(t.close)
+    return targets
+
+
+def event_sender(targets: list[EventTarget]) -> Callable[[list[CaseEvent]], None] | None:
+    """Send case events to every target; None without any."""
+    from pipelines.exporters.events import Event
+
+    if not targets:
+        return None
 
     def send(events: list[CaseEvent]) -> None:
         now = datetime.now(UTC)
@@ -91,6 +99,7 @@ def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterat
         sinks = list(outputs)
         on_learn: OnLearn | None = None
         commit: Callable[[], None] = _nothing
+        targets: list[EventTarget] = []
         if store:
             from blacklist.learned import Learner
             from minewatch.cli_serve import settings_from
@@ -100,10 +109,12 @@ def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterat
             db = connect(db_url)
             try:
                 cases, refresh = case_builder(db, settings, stack)
-                send = event_sender(settings, stack)
+                targets = open_targets(settings, stack)
             except (ValueError, OSError) as exc:  # a missing mmdb file, an unknown URL scheme
                 raise click.UsageError(f"settings: {exc}") from exc
-            writer = stack.enter_context(HitWriter(db, cases=cases, on_events=send))
+            writer = stack.enter_context(
+                HitWriter(db, cases=cases, on_events=event_sender(targets))
+            )
             sinks.append(writer)
             learner = stack.enter_context(Learner(db, public_only=False))
 
@@ -118,4 +129,4 @@ def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterat
             for s in sinks:
                 s(hit)
 
-        yield HitSinks(sink, commit, on_learn)
+        yield HitSinks(sink, commit, on_learn, targets)

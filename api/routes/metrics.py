@@ -9,7 +9,7 @@ status code, all bounded sets. Each app has its own registry (no global state), 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minewatch.metrics import ProbeCollector, events_probe
 from store.listmodels import HEAD_ID, ListHeadRow
 
 router = APIRouter(tags=["metrics"])
@@ -32,7 +33,7 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10
 class ApiMetrics:
     """The per-app registry: request counters and latency, DB pool and list-version gauges."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, events: Callable[[], Iterable[object]] = tuple) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "minewatch_api_requests", "HTTP requests by route template, method and status",
@@ -43,6 +44,9 @@ class ApiMetrics:
             ["route"], buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
         self.registry.register(_StoreCollector(engine))
+        probes = ProbeCollector()  # delivery counters of the app's event targets, at scrape time
+        probes.add(events_probe(events))
+        self.registry.register(probes)
 
 
 class _StoreCollector(Collector):

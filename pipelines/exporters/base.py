@@ -40,6 +40,7 @@ class QueuedTarget:
     def __init__(self, *, queue_size: int = 10_000, batch: int = 100, name: str = "events"):
         self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=max(1, queue_size))
         self.batch = max(1, batch)
+        self.name = name  # the transport, a metric label (never the URL: it may hold secrets)
         self.stopping = threading.Event()
         self.stats = {"queued": 0, "sent": 0, "dropped": 0, "failed": 0, "retries": 0}
         self.last_error: str | None = None
@@ -122,6 +123,12 @@ class QueuedTarget:
 
     def shutdown(self) -> None:
         """Release the transport (after the worker stopped)."""
+
+    @property
+    def pending(self) -> int:
+        """Events queued or being delivered now."""
+        with self._idle:
+            return self._pending
 
 
 Factory = Callable[[str, str | None], EventTarget]

@@ -56,7 +56,7 @@ class Collect:
 
     def __init__(
         self, tmp: Path, blocklist: Path, db: str, extra: tuple[str, ...] = (),
-        state: Path | None = None,
+        state: Path | None = None, env: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         tmp.mkdir(exist_ok=True)
         self.state = state or tmp / "templates.json"
@@ -68,7 +68,7 @@ class Collect:
                     [*MINEWATCH, "collect", "--listen", f"netflow://127.0.0.1:{self.port}",
                      "--blocklist", str(blocklist), "--db", db, "--state", str(self.state),
                      "--flush", "0.5", "--metrics", f"127.0.0.1:{self.metrics_port}", *extra],
-                    stdout=out, stderr=err,
+                    stdout=out, stderr=err, env={**os.environ, **(env or {})},
                 )  # fmt: skip
             if self._started():
                 return
@@ -261,6 +261,23 @@ def test_collect_stops_cleanly_on_sigterm_with_no_traffic(tmp_path: Path) -> Non
     assert m['minewatch_datagrams_received_total{listener="netflow"}'] == 0
     err = c.stop()
     assert "0 datagrams" in err
+
+
+def test_collect_metrics_show_the_event_targets(tmp_path: Path) -> None:
+    """The settings' webhook is opened with the store; /metrics carries its delivery counters."""
+    from tests.hooks import HookServer
+
+    pools = tmp_path / "empty.txt"
+    pools.write_text("")
+    with HookServer("collect-hook-secret") as hook:
+        env = {"MINEWATCH_EVENT_TARGETS": json.dumps([hook.url]),
+               "MINEWATCH_WEBHOOK_SECRET": "collect-hook-secret"}  # fmt: skip
+        c = Collect(tmp_path, pools, f"sqlite:///{tmp_path / 'hits.db'}", env=env)
+        m = _metrics(c.metrics_port)
+        c.stop()
+    for outcome in ("queued", "sent", "failed", "dropped"):
+        assert m[f'minewatch_events_total{{index="0",outcome="{outcome}",target="webhook"}}'] == 0
+    assert m['minewatch_event_queue{index="0",target="webhook"}'] == 0
 
 
 def test_collect_rejects_bad_listen_url(tmp_path: Path) -> None:
