@@ -139,14 +139,11 @@ class Engine:
 
     def _remember_pair(self, flow: np.void, st: FlowState, now: float) -> None:
         ev = st.evidence[-1]
+        f = flow_dict(flow)
         self.ctx.pairs.remember(
-            (int(flow["c_hi"]), int(flow["c_lo"])),
-            (int(flow["s_hi"]), int(flow["s_lo"])),
-            now,
-            f"{ev.kind} {ev.variant}",
-            ev.variant,
-            int(flow["uid"]),
-        )
+            (f["c_hi"], f["c_lo"]), (f["s_hi"], f["s_lo"]), now, f"{ev.kind} {ev.variant}",
+            ev.variant, f["uid"],
+        )  # fmt: skip
 
     def finish(self, flows: Flows, source: str) -> int:
         """Decide every ended flow; returns the number of hits reported."""
@@ -180,9 +177,13 @@ class Engine:
                 for i, ev in det.check(self.ctx, flows[rows], now):
                     by_row[int(rows[i])].append(ev)
         hits = 0
-        for row in sorted(by_row):
+        order = sorted(by_row)
+        names = flows.dtype.names or ()
+        # one conversion for all hit rows: per-row numpy record access is the slow part here
+        records = flows[np.array(order, dtype=np.intp)].tolist()
+        for row, values in zip(order, records, strict=True):
             evidence = by_row[row]
-            f = flow_dict(flows[row])
+            f = dict(zip(names, values, strict=True))
             if f["data_c2s"] + f["data_s2c"] == 0 and not _payload_evidence(evidence):
                 if f["pkts_c2s"] + f["pkts_s2c"] < 2:
                     self.ctx.stats.lone_packets += 1  # a stray SYN/RST is not a connection
