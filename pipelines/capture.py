@@ -289,13 +289,15 @@ class LiveCapture:
             for key, item in knowledge.pairs:
                 self.on_learn(addr_text(key[2], key[3]), f"{item.why} at {iso(item.since)}")
         for w in self._live():
-            if w is not source:
+            if w is not source and not w.final:  # a drained worker may have exited already
                 self._send(w, ("knowledge", knowledge))
 
     def _lost(self, w: _Worker) -> None:
         if w.gone:
             return
         w.gone = True
+        if w.final:  # it delivered everything and exited, as it should: nothing was lost
+            return
         w.process.join(1)
         code = w.process.exitcode
         how = "stopped answering" if code is None else f"exited with status {code}"
