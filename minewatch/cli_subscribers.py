@@ -73,24 +73,41 @@ def import_registry_cmd(path: Path, replace: bool, encoding: str, db_url: str | 
     _report(rep)
 
 
+SESSION_FORMATS = ("csv", "radius-csv", "radius-detail")  # csv: store.attribution; others:
+# store.radius_import.FORMATS (kept literal here so --help needs no import)
+
+
 @subscribers.command("import-sessions")
 @_file
+@click.option("--format", "fmt", type=click.Choice(SESSION_FORMATS), default="csv",
+              show_default=True, help="csv: one row per session (ip, start, stop, account); "
+              "radius-csv: one RADIUS accounting record per row; radius-detail: a FreeRADIUS "
+              "detail file. Records are paired into sessions (Start / Interim-Update / Stop, "
+              "Accounting-On/Off).")  # fmt: skip
 @click.option("--timezone", "tz_name", default="UTC", show_default=True, metavar="ZONE",
-              help="Zone of times written without one (e.g. Asia/Shanghai).")  # fmt: skip
+              help="Zone of times written without one, or with its abbreviation such as CST "
+              "(e.g. Asia/Shanghai).")  # fmt: skip
 @_encoding
 @db_option
-def import_sessions_cmd(path: Path, tz_name: str, encoding: str, db_url: str | None) -> None:
-    """Import a RADIUS sessions CSV: ip, start, stop, account (empty stop: still online)."""
+def import_sessions_cmd(
+    path: Path, fmt: str, tz_name: str, encoding: str, db_url: str | None
+) -> None:
+    """Import RADIUS sessions: a CSV of sessions (ip, start, stop, account; empty stop: still
+    online), or accounting records paired into sessions (--format)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from store.attribution import import_sessions
+    from store.radius_import import import_radius
 
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter(f"unknown time zone {tz_name!r}", param_hint="--timezone") from exc
     with engine_for(db_url) as engine:
-        rep = import_sessions(engine, path, tz=tz, encoding=encoding)
+        if fmt == "csv":
+            rep = import_sessions(engine, path, tz=tz, encoding=encoding)
+        else:
+            rep = import_radius(engine, path, fmt=fmt, tz=tz, encoding=encoding)
     _report(rep)
 
 
