@@ -71,7 +71,7 @@ class Sides:
     remote_port: int
 
 
-def _open(path: Path, encoding: str) -> TextIO:
+def open_text(path: Path, encoding: str) -> TextIO:
     """Text with undecodable bytes kept as surrogates (the parser reports those lines)."""
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
@@ -80,7 +80,9 @@ def _open(path: Path, encoding: str) -> TextIO:
         raise AttributionError(f"cannot read {path}: {exc}") from exc
 
 
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+def upsert_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
     """Insert rows; a row whose key exists replaces the stored one (one statement, many rows)."""
     if not rows:
         return
@@ -101,7 +103,7 @@ def import_registry(
     """Import a registry CSV (network, account, name, sector, region); `replace` drops every
     registry row first (in the same transaction), else networks already present are updated."""
     report = ImportReport(str(path))
-    with _open(path, encoding) as fh:
+    with open_text(path, encoding) as fh:
         records = list(parse_registry(fh, report))
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -120,7 +122,7 @@ def import_registry(
         if replace:
             conn.execute(delete(REGISTRY))
         for i in range(0, len(rows), BATCH):
-            _upsert(conn, REGISTRY, rows[i : i + BATCH], ["network"])
+            upsert_rows(conn, REGISTRY, rows[i : i + BATCH], ["network"])
         for i in range(0, len(accounts), BATCH):
             chunk = accounts[i : i + BATCH]
             names = [a["account"] for a in chunk]
@@ -140,7 +142,7 @@ def import_sessions(
     report = ImportReport(str(path))
     now = datetime.now(UTC)
     source = str(path)
-    with _open(path, encoding) as fh, engine.begin() as conn:
+    with open_text(path, encoding) as fh, engine.begin() as conn:
         batch: dict[tuple[str, datetime, str], dict[str, Any]] = {}
         for r in parse_sessions(fh, report, tz):
             report.imported += 1
@@ -150,9 +152,9 @@ def import_sessions(
                 "source": source, "imported_at": now,
             }  # fmt: skip
             if len(batch) >= BATCH:
-                _upsert(conn, SESSIONS, list(batch.values()), ["ip", "start", "account"])
+                upsert_rows(conn, SESSIONS, list(batch.values()), ["ip", "start", "account"])
                 batch.clear()
-        _upsert(conn, SESSIONS, list(batch.values()), ["ip", "start", "account"])
+        upsert_rows(conn, SESSIONS, list(batch.values()), ["ip", "start", "account"])
     return report
 
 

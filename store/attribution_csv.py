@@ -116,7 +116,7 @@ _REGISTRY_COLUMNS = {
     "sector": ("sector", "category", "type", "行业", "类型", "用户类型"),
     "region": ("region", "area", "province", "city", "地区", "区域"),
 }
-_SESSION_COLUMNS = {
+SESSION_COLUMNS = {
     "ip": ("ip", "address", "framed-ip-address", "framed-ipv6-address", "framed-ipv6-prefix",
            "delegated-ipv6-prefix"),
     "start": ("start", "start-time", "acct-start-time", "acct-session-start", "session-start",
@@ -144,7 +144,7 @@ def _rows(fh: Iterable[str], report: ImportReport) -> Iterator[tuple[int, list[s
         yield reader.line_num, row
 
 
-def _header(
+def read_header(
     rows: Iterator[tuple[int, list[str]]], spec: dict[str, tuple[str, ...]], required: set[str]
 ) -> dict[str, list[int]]:
     """Column positions per field from the header row (a field may have several columns)."""
@@ -169,7 +169,7 @@ def _text(row: list[str], cols: list[int]) -> str:
     return ""
 
 
-def _checked(value: str, what: str, limit: int) -> str:
+def checked_text(value: str, what: str, limit: int) -> str:
     if _BAD_TEXT.search(value):
         raise ValueError(f"{what} is not valid UTF-8 text or holds control characters")
     if len(value) > limit:
@@ -181,14 +181,14 @@ def parse_registry(fh: Iterable[str], report: ImportReport) -> Iterator[Registry
     """Registry records; a network (or an account-only row's account) listed twice is a
     problem on the later line."""
     rows = _rows(fh, report)
-    cols = _header(rows, _REGISTRY_COLUMNS, {"network", "account", "sector"})
+    cols = read_header(rows, _REGISTRY_COLUMNS, {"network", "account", "sector"})
     seen: dict[str, int] = {}
     for line, row in rows:
         report.read += 1
         try:
             network = _text(row, cols["network"])
             net = parse_net(network) if network else None
-            account = _checked(_text(row, cols["account"]), "account", ACCOUNT_MAX)
+            account = checked_text(_text(row, cols["account"]), "account", ACCOUNT_MAX)
             if not account:
                 raise ValueError("missing account")
             raw_sector = _text(row, cols["sector"])
@@ -197,8 +197,8 @@ def parse_registry(fh: Iterable[str], report: ImportReport) -> Iterator[Registry
                 raise ValueError(
                     f"unknown sector {raw_sector[:40]!r} (known: {', '.join(SECTORS)})"
                 )
-            name = _checked(_text(row, cols["name"]), "name", NAME_MAX)
-            region = _checked(_text(row, cols["region"]), "region", REGION_MAX)
+            name = checked_text(_text(row, cols["name"]), "name", NAME_MAX)
+            region = checked_text(_text(row, cols["region"]), "region", REGION_MAX)
             what = f"network {net.text}" if net else f"account-only row for {account}"
             if what in seen:
                 raise ValueError(f"duplicate {what} (first on line {seen[what]})")
@@ -237,7 +237,7 @@ def parse_sessions(
 ) -> Iterator[SessionRecord]:
     """Session records: one per non-empty address/prefix column of a row."""
     rows = _rows(fh, report)
-    cols = _header(rows, _SESSION_COLUMNS, {"ip", "start", "account"})
+    cols = read_header(rows, SESSION_COLUMNS, {"ip", "start", "account"})
     for line, row in rows:
         report.read += 1
         try:
@@ -253,7 +253,7 @@ def parse_sessions(
             stop = parse_time(stop_text, tz) if stop_text else None
             if stop is not None and stop < start:
                 raise ValueError(f"stop {stop_text[:40]!r} is before start {start_text[:40]!r}")
-            account = _checked(_text(row, cols["account"]), "account", ACCOUNT_MAX)
+            account = checked_text(_text(row, cols["account"]), "account", ACCOUNT_MAX)
             if not account:
                 raise ValueError("missing account")
         except ValueError as exc:

@@ -26,12 +26,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
 from store.attribution_csv import (
-    _SESSION_COLUMNS,
+    SESSION_COLUMNS,
     AttributionError,
     ImportReport,
-    _checked,
-    _header,
+    checked_text,
     parse_time,
+    read_header,
 )
 from store.attribution_net import Net, parse_net
 from store.subscribermodels import ACCOUNT_MAX
@@ -173,13 +173,13 @@ def _record(
             raise ValueError(f"time out of range: {stamp[:40]!r}") from exc
     elif status != "stop" or session_time is None:
         raise ValueError("no Event-Timestamp or Timestamp")
-    nas = _checked(get("nas"), "NAS-IP-Address", TEXT_MAX)
+    nas = checked_text(get("nas"), "NAS-IP-Address", TEXT_MAX)
     if status in ("nas-on", "nas-off"):
         if not nas:
             raise ValueError(f"{raw} without NAS-IP-Address or NAS-Identifier")
         return AcctRecord(line, status, time, nas, "", (), "", None)
-    session_id = _checked(get("session-id"), "Acct-Session-Id", TEXT_MAX)
-    account = _checked(get("account"), "User-Name", ACCOUNT_MAX)
+    session_id = checked_text(get("session-id"), "Acct-Session-Id", TEXT_MAX)
+    account = checked_text(get("account"), "User-Name", ACCOUNT_MAX)
     nets: list[Net] = []
     for a in (a.strip() for a in addresses):
         if a and a not in _NO_ADDRESS and (net := parse_net(a)) not in nets:
@@ -194,7 +194,7 @@ _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9}
 
 def unquote(value: str) -> str:
     """A detail value: a quoted string with its escapes undone (bytes that are not UTF-8 come
-    back as surrogates, which `_checked` reports), or the bare text."""
+    back as surrogates, which `checked_text` reports), or the bare text."""
     if not value.startswith('"'):
         return value
     raw = value.encode("utf-8", "surrogateescape")
@@ -305,9 +305,9 @@ _CSV_FIELDS = {
     **{f: (*names, *_FIELDS[f]) for f, names in {
         "status": ("status-type", "status"), "event": ("event-time", "time"),
         "timestamp": (), "delay": (), "session-id": ("session-id",), "nas": ("nas",),
-        "session-time": ("session-time",), "account": _SESSION_COLUMNS["account"],
+        "session-time": ("session-time",), "account": SESSION_COLUMNS["account"],
     }.items()},
-    "ip": _SESSION_COLUMNS["ip"],
+    "ip": SESSION_COLUMNS["ip"],
 }  # fmt: skip
 
 
@@ -332,7 +332,7 @@ def parse_radius_csv(
 ) -> Iterator[AcctRecord]:
     """Records of a CSV with one accounting record per line, attribute names as the header."""
     rows = _csv_rows(fh, report)
-    cols = _header(rows, _CSV_FIELDS, {"status", "ip"})
+    cols = read_header(rows, _CSV_FIELDS, {"status", "ip"})
     if not cols["event"] and not cols["timestamp"]:
         raise AttributionError("header lacks column Event-Timestamp (or Timestamp)")
     if not cols["account"] and not cols["session-id"]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select
 
-from store.attribution import BATCH, SESSIONS, _open, _upsert
+from store.attribution import BATCH, SESSIONS, open_text, upsert_rows
 from store.attribution_csv import AttributionError
 from store.attribution_net import hex16
 from store.radius import AcctRecord, RadiusReport, parse_detail, parse_radius_csv
@@ -45,7 +45,7 @@ def import_radius(
         raise AttributionError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     report = RadiusReport(str(path))
     now = datetime.now(UTC)
-    with _open(path, encoding) as fh, engine.begin() as conn:
+    with open_text(path, encoding) as fh, engine.begin() as conn:
         batch: list[PairedSession] = []
         for session in pair(parse(fh, report, tz), report, window):
             batch.append(session)
@@ -130,4 +130,4 @@ def _store(
             report.problem(s.line, "Stop without its Start and without Acct-Session-Time, and "
                            "no stored open session of its address and User-Name: start "
                            "unknown")  # fmt: skip
-    _upsert(conn, SESSIONS, list(rows.values()), _KEYS)
+    upsert_rows(conn, SESSIONS, list(rows.values()), _KEYS)

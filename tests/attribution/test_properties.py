@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.attribution import _open
+from store.attribution import open_text
 from store.attribution_csv import (
     SECTORS,
     AttributionError,
@@ -122,7 +122,7 @@ def test_parsers_never_crash_on_arbitrary_bytes(tmp_path_factory, data, header) 
     path.write_bytes(header + data)
     for parser in (parse_registry, parse_sessions):
         rep = ImportReport("f")
-        with _open(path, "utf-8") as fh:
+        with open_text(path, "utf-8") as fh:
             try:
                 recs = list(parser(fh, rep))
             except AttributionError:
