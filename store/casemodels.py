@@ -82,6 +82,9 @@ class CaseRow(Base):
         Index("ix_cases_status_id", "status", "id"),
         Index("ix_cases_sector_id", "sector", "id"),
         Index("ix_cases_region_id", "region", "id"),
+        # min_confidence: a filter that matches nothing (no case of the region above it) is one
+        # index probe instead of a walk of the region's rows or the whole primary key
+        Index("ix_cases_confidence", "confidence"),
         Index("ix_cases_status_last", "status", "last_seen"),  # auto-clear
         Index("ix_cases_last_seen", "last_seen"),
         Index("ix_cases_subscriber", "subscriber_ip"),
