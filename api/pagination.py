@@ -25,7 +25,7 @@ class Page:
     after_id: int | None
 
 
-def page(
+async def page(  # async: FastAPI runs a plain `def` dependency in the thread pool
     request: Request,
     limit: Annotated[
         int | None,

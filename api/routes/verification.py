@@ -35,6 +35,7 @@ COLUMNS = (
     "offences",
 )  # fmt: skip
 Text = Annotated[str | None, Query(min_length=1, max_length=64)]
+DEFAULT_STATUSES = [s.value for s in sorted(FLAGGED)]
 
 
 @router.get(
@@ -46,7 +47,6 @@ Text = Annotated[str | None, Query(min_length=1, max_length=64)]
 async def verification_list(
     request: Request,
     page: PageDep,
-    engine: Annotated[Engine, Depends(deps.engine)],
     since: Annotated[datetime | None, Query(description="Active at or after (ISO 8601)")] = None,
     status: Annotated[
         list[Status] | None, Query(description="Default: every flagged (open) status")
@@ -56,7 +56,10 @@ async def verification_list(
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     format: Annotated[Literal["json", "csv"] | None, Query(description="Default: Accept")] = None,
 ) -> Any:
-    statuses = [s.value for s in (status or sorted(FLAGGED))]
+    statuses = [s.value for s in status] if status else DEFAULT_STATUSES
+    # app.state, not Depends(deps.engine): FastAPI runs a sync dependency in the thread pool,
+    # one more thread round trip per request
+    engine: Engine = request.app.state.engine
     rows = await run_in_threadpool(
         lambda: list_cases(
             engine, status=statuses, sector=sector, region=region, since=aware_or_none(since),
