@@ -40,6 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     secret = settings.webhook_secret or None
     app.state.events = [open_target(url, secret=secret) for url in settings.event_targets]
+    app.state.metrics.watch(app.state.events)
     try:
         yield
     finally:
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.events = []  # event targets, opened by the lifespan
     app.state.keys = KeyCache(engine, settings.key_cache_seconds, settings.key_touch_seconds)
-    app.state.metrics = ApiMetrics(engine, events=lambda: app.state.events)
+    app.state.metrics = ApiMetrics(engine)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)

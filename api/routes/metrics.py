@@ -8,13 +8,15 @@ status code, all bounded sets. Each app has its own registry (no global state), 
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,18 +24,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minewatch.metrics import ProbeCollector, events_probe
+from minewatch.metrics import EVENT_OUTCOMES, EVENTS_HELP
 from store.listmodels import HEAD_ID, ListHeadRow
 
 router = APIRouter(tags=["metrics"])
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by `serve --workers N` (api.workers)
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
 class ApiMetrics:
-    """The per-app registry: request counters and latency, DB pool and list-version gauges."""
+    """The per-app registry: request counters and latency, case-event deliveries, DB pool and
+    list-version gauges.
 
-    def __init__(self, engine: Engine, events: Callable[[], Iterable[object]] = tuple) -> None:
+    With several worker processes (`serve --workers N`, which sets `PROMETHEUS_MULTIPROC_DIR`)
+    counters, histograms and the queue gauge live in prometheus-client's per-process files and a
+    scrape sums every worker's, whichever worker answers; the store gauges are read live."""
+
+    def __init__(self, engine: Engine) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "minewatch_api_requests", "HTTP requests by route template, method and status",
@@ -43,10 +51,47 @@ class ApiMetrics:
             "minewatch_api_request_seconds", "Request latency by route template",
             ["route"], buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
-        self.registry.register(_StoreCollector(engine))
-        probes = ProbeCollector()  # delivery counters of the app's event targets, at scrape time
-        probes.add(events_probe(events))
-        self.registry.register(probes)
+        target = ["target", "index"]
+        self.events = Counter("minewatch_events", EVENTS_HELP, [*target, "outcome"],
+                              registry=self.registry)  # fmt: skip
+        self.event_retries = Counter("minewatch_event_retries", "Delivery retries by target",
+                                     target, registry=self.registry)  # fmt: skip
+        self.event_queue = Gauge("minewatch_event_queue", "Events queued or being delivered now",
+                                 target, registry=self.registry,
+                                 multiprocess_mode="livesum")  # fmt: skip
+        self.store = _StoreCollector(engine)
+        self.registry.register(self.store)
+
+    def watch(self, targets: Sequence[object]) -> None:
+        """Count the deliveries of the app's event targets, labelled by transport and position
+        (never the URL: it may carry credentials)."""
+        for index, target in enumerate(targets):
+            labels = (str(getattr(target, "name", "events")), str(index))
+            for outcome in EVENT_OUTCOMES:  # every series present (at 0) before any event
+                self.events.labels(*labels, outcome)
+            self.event_retries.labels(*labels)
+            self.event_queue.labels(*labels).set(0)
+            if hasattr(target, "on_count"):
+                target.on_count = self._hook(target, labels)
+
+    def _hook(self, target: object, labels: tuple[str, str]) -> Callable[[str, int], None]:
+        def on_count(stat: str, n: int) -> None:
+            if stat == "retries":
+                self.event_retries.labels(*labels).inc(n)
+            else:
+                self.events.labels(*labels, stat).inc(n)
+            self.event_queue.labels(*labels).set(float(getattr(target, "pending", 0)))
+
+        return on_count
+
+    def scrape(self) -> bytes:
+        """The Prometheus text: this process's registry, or every worker's files."""
+        if not os.environ.get(MULTIPROC_ENV):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(self.store)
+        return generate_latest(registry)
 
 
 class _StoreCollector(Collector):
@@ -126,6 +171,5 @@ def _template(scope: Scope) -> str:
     responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
 )
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    body = await run_in_threadpool(generate_latest, registry)
+    body = await run_in_threadpool(request.app.state.metrics.scrape)
     return Response(body, media_type=CONTENT_TYPE)

@@ -43,14 +43,21 @@ class QueuedTarget:
         self.name = name  # the transport, a metric label (never the URL: it may hold secrets)
         self.stopping = threading.Event()
         self.stats = {"queued": 0, "sent": 0, "dropped": 0, "failed": 0, "retries": 0}
+        self.on_count: Callable[[str, int], None] | None = None  # (stat, n): a metrics hook
         self.last_error: str | None = None
-        self._idle = threading.Condition()
+        self._idle = threading.Condition(threading.RLock())
         self._pending = 0  # queued or being delivered
         self._thread = threading.Thread(target=self._run, name=f"{name}-target", daemon=True)
         self._thread.start()
 
     def deliver(self, batch: list[Event]) -> None:
         raise NotImplementedError
+
+    def count(self, stat: str, n: int = 1) -> None:
+        """Add to one of `stats` (and tell `on_count`, e.g. a multi-process metrics counter)."""
+        self.stats[stat] += n
+        if self.on_count is not None:
+            self.on_count(stat, n)
 
     def send(self, events: Sequence[Event]) -> None:
         for event in events:
@@ -61,9 +68,9 @@ class QueuedTarget:
             except queue.Full:
                 with self._idle:
                     self._pending -= 1
-                    self.stats["dropped"] += 1
+                    self.count("dropped")
             else:
-                self.stats["queued"] += 1
+                self.count("queued")
 
     def _run(self) -> None:
         while True:
@@ -81,14 +88,15 @@ class QueuedTarget:
                     stop = True
                     break
                 batch.append(nxt)
+            outcome = "sent"
             try:
                 self.deliver(batch)
-                self.stats["sent"] += len(batch)
             except Exception as exc:  # a delivery failure must never kill the worker
-                self.stats["failed"] += len(batch)
+                outcome = "failed"
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            with self._idle:
+            with self._idle:  # (re-entrant) one step for flush() waiters and metric hooks
                 self._pending -= len(batch)
+                self.count(outcome, len(batch))
                 self._idle.notify_all()
             if stop:
                 return
@@ -113,7 +121,7 @@ class QueuedTarget:
                 if self._queue.get_nowait() is not None:
                     with self._idle:
                         self._pending -= 1
-                        self.stats["dropped"] += 1
+                        self.count("dropped")
             except queue.Empty:
                 break
         with contextlib.suppress(queue.Full):  # a racing send may have refilled it

@@ -168,7 +168,7 @@ class SyslogTarget(QueuedTarget):
         tries = 1 if self.transport == "udp" else self.retries + 1
         for attempt in range(tries):
             if attempt:
-                self.stats["retries"] += 1
+                self.count("retries")
                 if self.stopping.wait(0.2 * 2**attempt):
                     raise TimeoutError("closing: retries cut short")
             try:

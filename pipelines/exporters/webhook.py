@@ -78,7 +78,7 @@ class WebhookTarget(QueuedTarget):
         delivery = uuid.uuid4().hex
         for attempt in range(self.retries + 1):
             if attempt:
-                self.stats["retries"] += 1
+                self.count("retries")
                 pause = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
                 if self.stopping.wait(pause * random.uniform(0.8, 1.2)):
                     raise TimeoutError("closing: retries cut short")

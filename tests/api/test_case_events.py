@@ -40,7 +40,7 @@ def _event_samples(text: str) -> dict[tuple[str, ...], float]:
     out: dict[tuple[str, ...], float] = {}
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
-            if s.name.startswith("minewatch_event"):
+            if s.name.startswith("minewatch_event") and not s.name.endswith("_created"):
                 out[(s.name, *(f"{k}={v}" for k, v in sorted(s.labels.items())))] = s.value
     return out
 
