@@ -3,11 +3,13 @@
 Target (issue 5): p99 <= 50 ms. Setup: a fresh schema on the PostgreSQL server
 ($MINEWATCH_TEST_PG, as the tests use), migrated by `store.db.connect`; 1M hits and 100k
 cases (20k subscribers x 5 pools, 10 hits each) generated with bulk SQL; `minewatch serve` in
-a subprocess (uvicorn, `--workers`, default 2). The client sends on a fixed schedule and
-measures each latency from the *intended* send time, so a slow server cannot hide its
-queueing (no coordinated omission; wrk 4 has no constant-rate mode). Peer, same run, same
-rate, same query mix: the exact SQL statements `store.cases.list_cases` issues, run directly
-with psycopg (async, a pool of connections); the ratio is the API's overhead.
+a subprocess (`--workers`, default 2: uvicorn processes with a SO_REUSEPORT socket each, see
+`api.workers`); each round prints how its 32 keep-alive connections landed on the workers.
+The client sends on a fixed schedule and measures each latency from the *intended* send time,
+so a slow server cannot hide its queueing (no coordinated omission; wrk 4 has no constant-rate
+mode). Peer, same run, same rate, same query mix: the exact SQL statements
+`store.cases.list_cases` issues, run directly with psycopg (async, a pool of connections); the
+ratio is the API's overhead.
 """
 
 from __future__ import annotations
@@ -168,12 +170,15 @@ class RawClient:
         self.free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
             asyncio.Queue()
         )
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def open(self) -> None:
-        # connections arrive spread out, as pollers' do: opened in one burst, the first uvicorn
-        # worker to wake accepts nearly all of them and the other idles for the whole run
+        # connections arrive spread out, as pollers' do (with uvicorn's shared socket a burst
+        # went nearly all to the first worker to wake; SO_REUSEPORT spreads them by port hash)
         for _ in range(self.size):
-            self.free.put_nowait(await asyncio.open_connection("127.0.0.1", self.port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.free.put_nowait((reader, writer))
+            self.writers.append(writer)
             await asyncio.sleep(0.02)
 
     async def get(self, target: str) -> int:
@@ -191,17 +196,60 @@ class RawClient:
         finally:
             self.free.put_nowait((reader, writer))
 
+    def local_ports(self) -> set[int]:
+        return {int(w.get_extra_info("sockname")[1]) for w in self.writers}
+
     async def close(self) -> None:
         while not self.free.empty():
             _, writer = self.free.get_nowait()
             writer.close()
 
 
+def spread(server: int, port: int, clients: set[int]) -> list[int]:
+    """How many of the client's connections (by local port) each worker process of `server`
+    holds, from /proc (Linux); [] when that cannot be read."""
+    try:
+        task = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            f = line.split()
+            if int(f[1].split(":")[1], 16) == port and int(f[2].split(":")[1], 16) in clients:
+                inodes.add(f"socket:[{f[9]}]")
+        counts = []
+        for pid in [int(p) for p in task] or [server]:
+            fds = Path(f"/proc/{pid}/fd").iterdir()
+            counts.append(sum(1 for fd in fds if _readlink(fd) in inodes))
+        return sorted(counts, reverse=True)
+    except OSError:
+        return []
+
+
+def listening(port: int) -> int:
+    """Sockets listening on `port` (one per worker with SO_REUSEPORT), from /proc/net/tcp."""
+    try:
+        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return -1
+    return sum(
+        1 for r in rows if r.split()[3] == "0A" and int(r.split()[1].split(":")[1], 16) == port
+    )
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
 async def run_api(
-    port: int, key: str, mix: list[dict[str, Any]], args: argparse.Namespace
-) -> list[float]:
+    port: int, key: str, mix: list[dict[str, Any]], args: argparse.Namespace, server: int
+) -> tuple[list[float], list[int]]:
     client = RawClient(port, f"Authorization: Bearer {key}\r\n")
     await client.open()
+    for _ in range(client.size):  # one request on each: the connection has been accepted
+        await client.get("/v1/healthz")
+    where = spread(server, port, client.local_ports())
 
     async def call(q: dict[str, Any]) -> None:
         status = await client.get("/v1/verification-list?" + urlencode(q))
@@ -211,7 +259,7 @@ async def run_api(
     await constant_rate(call, mix, args.rate, 2)  # warm-up
     lat = await constant_rate(call, mix, args.rate, args.seconds)
     await client.close()
-    return lat
+    return lat, where
 
 
 def captured_sql(url: str, mix: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -275,7 +323,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    ap.add_argument("--workers", type=int, default=2, help="serve --workers N")
     args = ap.parse_args()
     try:
         admin = create_engine(PG, isolation_level="AUTOCOMMIT")
@@ -310,16 +358,24 @@ def main() -> int:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
+        # every worker listening: connections opened while one still starts would all go to
+        # the others
+        for _ in range(300):
+            if listening(port) in (-1, args.workers):
+                break
+            time.sleep(0.1)
         mix = queries(random.Random(7))
         # several rounds, each on fresh connections: how the kernel spreads a client's
-        # connections over the uvicorn workers varies from round to round, and so does p99
-        rounds = [asyncio.run(run_api(port, key, mix, args)) for _ in range(args.rounds)]
+        # connections over the workers (by a hash of the ports) varies from round to round
+        rounds = [asyncio.run(run_api(port, key, mix, args, proc.pid)) for _ in range(args.rounds)]
         sql = captured_sql(url, mix)
         peer = asyncio.run(run_psycopg(url, sql, args))
         print(f"verification-list at {args.rate:.0f} req/s, {args.rounds} rounds of "
               f"{args.seconds:.0f} s (1M hits, {CASES:,} cases, PostgreSQL):")  # fmt: skip
-        results = [report(f"minewatch API ({args.workers} workers), round {i + 1}", lat)
-                   for i, lat in enumerate(rounds)]  # fmt: skip
+        results = []
+        for i, (lat, where) in enumerate(rounds):
+            results.append(report(f"minewatch API ({args.workers} workers), round {i + 1}", lat))
+            print(f"{'':30}connections per worker: {'/'.join(map(str, where)) or 'unknown'}")
         a50, a99 = sorted(results, key=lambda r: r[1])[len(results) // 2]  # the median round
         p50, p99 = report("psycopg, same SQL", peer)
         verdict = "meets" if a99 <= 50 else "MISSES"
