@@ -55,6 +55,7 @@ class SubscriberRow(Base):
         Index("ix_subscribers_range", "family", "lo", "hi"),
         Index("ix_subscribers_account", "account"),
         Index("ix_subscribers_sector_region", "sector", "region"),
+        Index("ix_subscribers_imported_at", "imported_at"),  # the reload check's max()
     )
 
 
@@ -78,4 +79,5 @@ class SubscriberSessionRow(Base):
         Index("uq_subscriber_sessions_key", "ip", "start", "account", unique=True),
         Index("ix_subscriber_sessions_ip_time", "family", "lo", "start"),
         Index("ix_subscriber_sessions_account", "account"),
+        Index("ix_subscriber_sessions_imported_at", "imported_at"),  # the reload check's max()
     )
