@@ -13,10 +13,12 @@ a plain bind (so a port in use — even by another SO_REUSEPORT server, such as 
 for, and keeps a bound, never-listening SO_REUSEPORT socket that holds the port while workers
 come and go. Workers are `python -m api.workers` processes that read every setting from the
 `MINEWATCH_*` variables the supervisor sets (`settings_env`) and build the app with
-`create_app`; each reports on a pipe once uvicorn has started. SIGTERM/SIGINT are forwarded
-(SIGTERM: graceful; a second signal forces). A worker that dies after starting is replaced, with
-a doubling delay; one that fails before it has ever started — or a replacement that fails to
-start `MAX_START_FAILURES` times in a row — stops the service with exit status 3.
+`create_app`; each reports on a pipe once uvicorn has started. The workers keep their metrics
+in prometheus-client's multi-process files ($PROMETHEUS_MULTIPROC_DIR if set, else a temporary
+directory removed at exit), so /metrics sums them all. SIGTERM/SIGINT are forwarded (SIGTERM:
+graceful; a second signal forces). A worker that dies after starting is replaced, with a
+doubling delay; one that fails before it has ever started — or a replacement that fails to start
+`MAX_START_FAILURES` times in a row — stops the service with exit status 3.
 """
 
 from __future__ import annotations
@@ -28,19 +30,24 @@ import logging
 import logging.config
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.config import LOGGING_CONFIG
 
 from api.app import open_engine
 from api.config import Settings, load_settings, settings_env
+from api.routes.metrics import MULTIPROC_ENV
 
 STARTUP_FAILURE = 3  # uvicorn's exit status for a server that could not start
 MAX_START_FAILURES = 5  # replacements failing to start in a row before the service gives up
@@ -110,7 +117,14 @@ class Supervisor:
         self.port = int(anchor.getsockname()[1])
         self.settings = settings.model_copy(update={"port": self.port})  # port 0: the one picked
         self.anchor = anchor
-        self.env = {**os.environ, **settings_env(self.settings)}
+        # prometheus-client multi-process mode: each worker writes its metrics to files here
+        # and a scrape, whichever worker answers it, sums them (`api.routes.metrics`)
+        inherited = os.environ.get(MULTIPROC_ENV)
+        self.own_dir = not inherited
+        self.metrics_dir = inherited or tempfile.mkdtemp(prefix="minewatch-metrics-")
+        for stale in Path(self.metrics_dir).glob("*.db"):  # a previous run's
+            stale.unlink()
+        self.env = {**os.environ, **settings_env(self.settings), MULTIPROC_ENV: self.metrics_dir}
         self.workers = [_Worker(i + 1) for i in range(settings.workers)]
         self.selector = selectors.DefaultSelector()
         self.signals: list[int] = []  # received, in order
@@ -144,6 +158,8 @@ class Supervisor:
             wake_r.close()
             wake_w.close()
             self.anchor.close()
+            if self.own_dir:
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
@@ -214,6 +230,8 @@ class Supervisor:
         if w.ready_fd >= 0:  # a ready message that raced with the exit
             self._read_ready(w, close=True)
         w.proc = None
+        # its live gauges go; its counters stay in the sums
+        mark_process_dead(pid, self.metrics_dir)  # type: ignore[no-untyped-call]
         if self.stop_at is not None:
             log.info("worker %d stopped [%d] (%s)", w.slot, pid, _describe(code))
             self.status = self.status or (0 if code == 0 else 1)

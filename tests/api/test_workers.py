@@ -1,5 +1,6 @@
 """`minewatch serve --workers 2` as real processes on loopback (`api.workers`): both workers
-accept connections (read back from /proc: which process holds the accepted socket), SIGTERM
+accept connections (read back from /proc: which process holds the accepted socket), /metrics
+sums both workers' counters, SIGTERM
 stops everything with status 0, a killed worker is replaced, a port in use — even by another
 SO_REUSEPORT server — is refused before anything starts, and a worker that cannot start stops
 the service instead of looping."""
@@ -135,6 +136,21 @@ def test_both_workers_accept_connections(served: Served) -> None:
     assert sum(held.values()) == 32 and all(held[p] > 0 for p in pids), held
     for c in conns:
         c.close()
+
+
+def test_metrics_sum_every_worker(served: Served) -> None:
+    pids = list(served.ready().values())
+    conns = connect(served.port)  # 32 healthz requests, on both workers
+    try:
+        held = accepted_by(pids, served.port, conns)
+        assert all(held[p] > 0 for p in pids), held
+        conns[0].request("GET", "/v1/metrics")
+        text = conns[0].getresponse().read().decode()
+    finally:
+        for c in conns:
+            c.close()
+    found = re.search(r'minewatch_api_requests_total\{[^}]*route="/healthz"[^}]*\} (\S+)', text)
+    assert found and float(found.group(1)) == 32, text
 
 
 def test_sigterm_stops_everything_with_status_0(served: Served) -> None:
