@@ -31,8 +31,9 @@ from store.attribution_csv import (
     parse_sessions,
 )
 from store.attribution_index import PrefixIndex, SessionIndex, to_us
-from store.attribution_net import hex16, parse_ip, parse_net
+from store.attribution_net import Net, hex16, parse_ip, parse_net
 from store.subscribermodels import SubscriberRow, SubscriberSessionRow
+from store.times import aware
 
 __all__ = [
     "SECTORS",
@@ -146,21 +147,31 @@ def import_sessions(
         batch: dict[tuple[str, datetime, str], dict[str, Any]] = {}
         for r in parse_sessions(fh, report, tz):
             report.imported += 1
-            batch[(r.net.text, r.start, r.account)] = {
-                "ip": r.net.text, "family": r.net.family, "prefixlen": r.net.prefixlen,
-                "lo": hex16(r.net.lo), "start": r.start, "stop": r.stop, "account": r.account,
-                "source": source, "imported_at": now,
-            }  # fmt: skip
+            row = session_row(r.net, r.start, r.stop, r.account, source, now)
+            batch[(r.net.text, r.start, r.account)] = row
             if len(batch) >= BATCH:
-                upsert_rows(conn, SESSIONS, list(batch.values()), ["ip", "start", "account"])
+                upsert_rows(conn, SESSIONS, list(batch.values()), SESSION_KEYS)
                 batch.clear()
-        upsert_rows(conn, SESSIONS, list(batch.values()), ["ip", "start", "account"])
+        upsert_rows(conn, SESSIONS, list(batch.values()), SESSION_KEYS)
     return report
+
+
+SESSION_KEYS = ["ip", "start", "account"]  # what identifies a stored session
+
+
+def session_row(
+    net: Net, start: datetime, stop: datetime | None, account: str, source: str, now: datetime
+) -> dict[str, Any]:
+    """One `subscriber_sessions` row (for `upsert_rows` on `SESSION_KEYS`)."""
+    return {
+        "ip": net.text, "family": net.family, "prefixlen": net.prefixlen, "lo": hex16(net.lo),
+        "start": start, "stop": stop, "account": account, "source": source, "imported_at": now,
+    }  # fmt: skip
 
 
 def _us(dt: datetime) -> int:
     """Microseconds since the epoch; naive values (SQLite) are UTC."""
-    return ((dt if dt.tzinfo else dt.replace(tzinfo=UTC)) - _EPOCH) // _US
+    return (aware(dt) - _EPOCH) // _US
 
 
 @dataclass(slots=True)

@@ -162,7 +162,8 @@ def read_header(
     return cols
 
 
-def _text(row: list[str], cols: list[int]) -> str:
+def first_cell(row: list[str], cols: list[int]) -> str:
+    """The first non-blank value of `row` among columns `cols` (stripped; '' if none)."""
     for i in cols:
         if i < len(row) and row[i].strip():
             return row[i].strip()
@@ -186,19 +187,19 @@ def parse_registry(fh: Iterable[str], report: ImportReport) -> Iterator[Registry
     for line, row in rows:
         report.read += 1
         try:
-            network = _text(row, cols["network"])
+            network = first_cell(row, cols["network"])
             net = parse_net(network) if network else None
-            account = checked_text(_text(row, cols["account"]), "account", ACCOUNT_MAX)
+            account = checked_text(first_cell(row, cols["account"]), "account", ACCOUNT_MAX)
             if not account:
                 raise ValueError("missing account")
-            raw_sector = _text(row, cols["sector"])
+            raw_sector = first_cell(row, cols["sector"])
             sector = normalize_sector(raw_sector)
             if sector is None:
                 raise ValueError(
                     f"unknown sector {raw_sector[:40]!r} (known: {', '.join(SECTORS)})"
                 )
-            name = checked_text(_text(row, cols["name"]), "name", NAME_MAX)
-            region = checked_text(_text(row, cols["region"]), "region", REGION_MAX)
+            name = checked_text(first_cell(row, cols["name"]), "name", NAME_MAX)
+            region = checked_text(first_cell(row, cols["region"]), "region", REGION_MAX)
             what = f"network {net.text}" if net else f"account-only row for {account}"
             if what in seen:
                 raise ValueError(f"duplicate {what} (first on line {seen[what]})")
@@ -245,15 +246,15 @@ def parse_sessions(
             if not ips:
                 raise ValueError("missing ip")
             nets = [parse_net(ip) for ip in ips]
-            start_text = _text(row, cols["start"])
+            start_text = first_cell(row, cols["start"])
             if not start_text:
                 raise ValueError("missing start")
             start = parse_time(start_text, tz)
-            stop_text = _text(row, cols["stop"])
+            stop_text = first_cell(row, cols["stop"])
             stop = parse_time(stop_text, tz) if stop_text else None
             if stop is not None and stop < start:
                 raise ValueError(f"stop {stop_text[:40]!r} is before start {start_text[:40]!r}")
-            account = checked_text(_text(row, cols["account"]), "account", ACCOUNT_MAX)
+            account = checked_text(first_cell(row, cols["account"]), "account", ACCOUNT_MAX)
             if not account:
                 raise ValueError("missing account")
         except ValueError as exc:

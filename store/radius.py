@@ -30,6 +30,7 @@ from store.attribution_csv import (
     AttributionError,
     ImportReport,
     checked_text,
+    first_cell,
     parse_time,
     read_header,
 )
@@ -341,7 +342,7 @@ def parse_radius_csv(
         report.read += 1
 
         def get(f: str, row: list[str] = row) -> str:
-            return next((row[i].strip() for i in cols[f] if i < len(row) and row[i].strip()), "")
+            return first_cell(row, cols[f])
 
         try:
             rec = _record(line, get, [row[i] for i in cols["ip"] if i < len(row)], tz)

@@ -19,18 +19,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select
 
-from store.attribution import BATCH, SESSIONS, open_text, upsert_rows
+from store.attribution import BATCH, SESSION_KEYS, SESSIONS, open_text, session_row, upsert_rows
 from store.attribution_csv import AttributionError
-from store.attribution_net import hex16
 from store.radius import AcctRecord, RadiusReport, parse_detail, parse_radius_csv
 from store.radius_pair import REORDER_WINDOW, SLACK, PairedSession, pair
+from store.times import aware, aware_or_none
 
 Parser = Callable[[Iterable[str], RadiusReport, tzinfo], Iterator[AcctRecord]]
 FORMATS: dict[str, Parser] = {
     "radius-csv": parse_radius_csv,
     "radius-detail": parse_detail,
 }
-_KEYS = ["ip", "start", "account"]
 _CHUNK = 500  # addresses per query
 _Stored = dict[tuple[str, str], list[tuple[datetime, datetime | None]]]
 
@@ -56,10 +55,6 @@ def import_radius(
     return report
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)  # SQLite gives naive UTC back
-
-
 def _stored(conn: Connection, sessions: list[PairedSession]) -> _Stored:
     """Stored sessions of the batch's addresses that are open or ended after its earliest
     time: (ip, account) → [(start, stop)]."""
@@ -72,9 +67,7 @@ def _stored(conn: Connection, sessions: list[PairedSession]) -> _Stored:
             c.ip.in_(ips[i : i + _CHUNK]), or_(c.stop.is_(None), c.stop >= since)
         )
         for ip, account, start, stop in conn.execute(q):
-            out.setdefault((ip, account), []).append(
-                (_utc(start), None if stop is None else _utc(stop))
-            )
+            out.setdefault((ip, account), []).append((aware(start), aware_or_none(stop)))
     return out
 
 
@@ -121,13 +114,9 @@ def _store(
             report.imported += 1
             report.open += stop is None
             report.by_restart += s.closed_by == "restart"
-            rows[key] = {
-                "ip": net.text, "family": net.family, "prefixlen": net.prefixlen,
-                "lo": hex16(net.lo), "start": start, "stop": stop, "account": s.account,
-                "source": source, "imported_at": now,
-            }  # fmt: skip
+            rows[key] = session_row(net, start, stop, s.account, source, now)
         if unknown:
             report.problem(s.line, "Stop without its Start and without Acct-Session-Time, and "
                            "no stored open session of its address and User-Name: start "
                            "unknown")  # fmt: skip
-    upsert_rows(conn, SESSIONS, list(rows.values()), _KEYS)
+    upsert_rows(conn, SESSIONS, list(rows.values()), SESSION_KEYS)
