@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -35,17 +35,14 @@ def open_engine(settings: Settings) -> Engine:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the settings' event targets (webhooks, syslog) for case moves; close them on exit."""
-    from pipelines.exporters.base import open_target
+    from pipelines.exporters.base import open_targets
 
     settings: Settings = app.state.settings
-    secret = settings.webhook_secret or None
-    app.state.events = [open_target(url, secret=secret) for url in settings.event_targets]
-    app.state.metrics.watch(app.state.events)
-    try:
+    with ExitStack() as stack:
+        app.state.events = open_targets(settings.event_targets, settings.webhook_secret or None,
+                                        stack)  # fmt: skip
+        app.state.metrics.watch(app.state.events)
         yield
-    finally:
-        for target in app.state.events:
-            target.close()
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

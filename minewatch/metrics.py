@@ -87,26 +87,31 @@ def parse_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int
 
 EVENT_OUTCOMES = ("queued", "sent", "failed", "dropped")
 EVENTS_HELP = "Case events by target and outcome (dropped: queue full or closing)"
+RETRIES_HELP = "Delivery retries by target"
+QUEUE_HELP = "Events queued or being delivered now"
+
+
+def target_labels(index: int, target: object) -> dict[str, str]:
+    """An event target's metric labels: its transport and its position in the settings
+    (bounded by the config), never its URL, which may carry credentials."""
+    return {"target": str(getattr(target, "name", "events")), "index": str(index)}
 
 
 def events_probe(targets: Callable[[], Iterable[object]]) -> Probe:
     """Delivery counters of the event targets (webhooks, syslog) that `targets()` returns at
-    scrape time: events by transport and outcome, retries, and what is still queued. Labels are
-    the transport name and the target's position in the settings (bounded by the config),
-    never its URL, which may carry credentials."""
+    scrape time: events by outcome, retries, and what is still queued (`target_labels`)."""
 
     def probe() -> Iterator[Sample]:
         for index, target in enumerate(targets()):
             stats = getattr(target, "stats", None)
             if not isinstance(stats, dict):
                 continue
-            labels = {"target": str(getattr(target, "name", "events")), "index": str(index)}
+            labels = target_labels(index, target)
             for outcome in EVENT_OUTCOMES:
                 value = float(stats.get(outcome, 0))
                 yield Sample("events", EVENTS_HELP, value, {**labels, "outcome": outcome})
-            yield Sample("event_retries", "Delivery retries by target",
-                         float(stats.get("retries", 0)), labels)  # fmt: skip
-            yield Sample("event_queue", "Events queued or being delivered now",
-                         float(getattr(target, "pending", 0)), labels, gauge=True)  # fmt: skip
+            yield Sample("event_retries", RETRIES_HELP, float(stats.get("retries", 0)), labels)
+            yield Sample("event_queue", QUEUE_HELP, float(getattr(target, "pending", 0)), labels,
+                         gauge=True)  # fmt: skip
 
     return probe

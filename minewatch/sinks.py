@@ -64,17 +64,6 @@ def case_builder(
     return CaseBuilder(attributor, geo if geo.enabled else None), refresh
 
 
-def open_targets(settings: Settings, stack: ExitStack) -> list[EventTarget]:
-    """The settings' event targets (webhooks, syslog), closed (flushed) when `stack` closes."""
-    from pipelines.exporters.base import open_target
-
-    targets = [open_target(url, secret=settings.webhook_secret or None)
-               for url in settings.event_targets]  # fmt: skip
-    for t in targets:
-        stack.callback(t.close)
-    return targets
-
-
 def event_sender(targets: list[EventTarget]) -> Callable[[list[CaseEvent]], None] | None:
     """Send case events to every target; None without any."""
     from pipelines.exporters.events import Event
@@ -103,13 +92,15 @@ def hit_sinks(outputs: list[Sink], db_url: str | None, *, store: bool) -> Iterat
         if store:
             from blacklist.learned import Learner
             from minewatch.cli_serve import settings_from
+            from pipelines.exporters.base import open_targets
             from store.db import HitWriter, connect
 
             settings = settings_from(None)  # $MINEWATCH_CONFIG and MINEWATCH_* as for serve
             db = connect(db_url)
             try:
                 cases, refresh = case_builder(db, settings, stack)
-                targets = open_targets(settings, stack)
+                targets = open_targets(settings.event_targets, settings.webhook_secret or None,
+                                       stack)  # fmt: skip
             except (ValueError, OSError) as exc:  # a missing mmdb file, an unknown URL scheme
                 raise click.UsageError(f"settings: {exc}") from exc
             writer = stack.enter_context(

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minewatch.metrics import EVENT_OUTCOMES, EVENTS_HELP
+from minewatch.metrics import EVENT_OUTCOMES, EVENTS_HELP, QUEUE_HELP, RETRIES_HELP, target_labels
 from store.listmodels import HEAD_ID, ListHeadRow
 
 router = APIRouter(tags=["metrics"])
@@ -51,22 +51,23 @@ class ApiMetrics:
             "minewatch_api_request_seconds", "Request latency by route template",
             ["route"], buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
+        # the names, help and labels of `minewatch.metrics.events_probe` (collect, capture),
+        # as real metrics: several API workers sum them through their files
         target = ["target", "index"]
         self.events = Counter("minewatch_events", EVENTS_HELP, [*target, "outcome"],
                               registry=self.registry)  # fmt: skip
-        self.event_retries = Counter("minewatch_event_retries", "Delivery retries by target",
-                                     target, registry=self.registry)  # fmt: skip
-        self.event_queue = Gauge("minewatch_event_queue", "Events queued or being delivered now",
-                                 target, registry=self.registry,
-                                 multiprocess_mode="livesum")  # fmt: skip
+        self.event_retries = Counter("minewatch_event_retries", RETRIES_HELP, target,
+                                     registry=self.registry)  # fmt: skip
+        self.event_queue = Gauge("minewatch_event_queue", QUEUE_HELP, target,
+                                 registry=self.registry, multiprocess_mode="livesum")  # fmt: skip
         self.store = _StoreCollector(engine)
         self.registry.register(self.store)
 
     def watch(self, targets: Sequence[object]) -> None:
-        """Count the deliveries of the app's event targets, labelled by transport and position
-        (never the URL: it may carry credentials)."""
+        """Count the deliveries of the app's event targets (`target_labels`)."""
         for index, target in enumerate(targets):
-            labels = (str(getattr(target, "name", "events")), str(index))
+            named = target_labels(index, target)
+            labels = (named["target"], named["index"])
             for outcome in EVENT_OUTCOMES:  # every series present (at 0) before any event
                 self.events.labels(*labels, outcome)
             self.event_retries.labels(*labels)

@@ -47,6 +47,7 @@ DEFAULT_STATUSES = [s.value for s in sorted(FLAGGED)]
 async def verification_list(
     request: Request,
     page: PageDep,
+    engine: Annotated[Engine, Depends(deps.engine)],
     since: Annotated[datetime | None, Query(description="Active at or after (ISO 8601)")] = None,
     status: Annotated[
         list[Status] | None, Query(description="Default: every flagged (open) status")
@@ -57,9 +58,6 @@ async def verification_list(
     format: Annotated[Literal["json", "csv"] | None, Query(description="Default: Accept")] = None,
 ) -> Any:
     statuses = [s.value for s in status] if status else DEFAULT_STATUSES
-    # app.state, not Depends(deps.engine): FastAPI runs a sync dependency in the thread pool,
-    # one more thread round trip per request
-    engine: Engine = request.app.state.engine
     rows = await run_in_threadpool(
         lambda: list_cases(
             engine, status=statuses, sector=sector, region=region, since=aware_or_none(since),

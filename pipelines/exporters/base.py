@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -162,6 +163,16 @@ EVENT_TARGETS: dict[str, Factory] = {
     "syslog+tcp": _syslog,
     "syslog+unix": _syslog,
 }
+
+
+def open_targets(urls: Sequence[str], secret: str | None, stack: ExitStack) -> list[EventTarget]:
+    """A target per URL, each closed (flushed) when `stack` closes — also those opened before
+    a later URL turns out bad."""
+    targets = []
+    for url in urls:
+        targets.append(target := open_target(url, secret=secret))
+        stack.callback(target.close)
+    return targets
 
 
 def open_target(url: str, *, secret: str | None = None) -> EventTarget:
