@@ -8,6 +8,7 @@ from contextlib import ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors
 from api.auth import KeyCache
@@ -42,7 +43,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.events = open_targets(settings.event_targets, settings.webhook_secret or None,
                                         stack)  # fmt: skip
         app.state.metrics.watch(app.state.events)
+        warm_pool(app.state.engine)
         yield
+
+
+def warm_pool(engine: Engine) -> None:
+    """Open the pool's connections before the first request: a new PostgreSQL connection (a
+    backend fork, authentication, session settings) costs tens of milliseconds, and opening
+    them one by one as a burst of requests arrives put that in the first minute's p99. SQLite
+    and other pools without a size are left alone; a database that is down now is reported by
+    /readyz, not here."""
+    size = getattr(engine.pool, "size", None)
+    if engine.dialect.name != "postgresql" or not callable(size):
+        return
+    opened = []
+    try:
+        for _ in range(int(size())):
+            opened.append(engine.connect())
+    except SQLAlchemyError:  # a database that is down must not stop the service starting
+        pass
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
