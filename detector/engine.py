@@ -16,11 +16,11 @@ import numpy.typing as npt
 from detector.base import Evidence, EvidenceKind
 from detector.context import DetectContext
 from detector.flowlevel import FLOW_DETECTORS, FlowDetector
-from detector.hits import FlowHit, build_hit, flow_dict
+from detector.hits import FlowHit, build_hit
 from detector.inspect import FlowState, inspect_packet
 from detector.prefilter import BUDGET, select
 from pipelines.batch import PacketBatch
-from pipelines.flows import Flows, FlowTable
+from pipelines.flows import FLOW_DTYPE, Flows, FlowTable
 
 Sink = Callable[[FlowHit], None]
 # checked when a flow appears / again when it ends (what was learned meanwhile); weak
@@ -37,6 +37,11 @@ ENDPOINT_ONLY = frozenset(
         EvidenceKind.PAIR_CACHE,
         EvidenceKind.PORT_ONLY,
     }
+)
+
+
+_UID, _C_HI, _C_LO, _S_HI, _S_LO = (
+    (FLOW_DTYPE.names or ()).index(n) for n in ("uid", "c_hi", "c_lo", "s_hi", "s_lo")
 )
 
 
@@ -115,34 +120,40 @@ class Engine:
             cut_mask = recs["caplen"] < recs["wirelen"]
             alone = ((batch.sampling[cand] != 1) | cut_mask).tolist()
             cut = cut_mask.tolist()
+        # columns and the state map looked up once: this loop runs for every candidate
+        pending, done = cols["pending"], cols["done"]
+        seen = {True: cols["seen_c2s"], False: cols["seen_s2c"]}
+        states, ctx = self.states, self.ctx
         for (s, uid, from_client, proto, sport, dport, t, off, length), single, truncated in zip(
             rows, alone, cut, strict=True
         ):
-            st = self._state(uid)
-            if st.done:  # decided earlier in this batch
+            st = states.get(uid)
+            if st is None:
+                st = states[uid] = FlowState()
+                ctx.stats.flows_inspected += 1
+            elif st.done:  # decided earlier in this batch
                 continue
             if single:  # a sample is not the continuation of the previous one
                 st.restart()
             payload = buf[off : off + length].tobytes()
-            confirmed = inspect_packet(
-                self.ctx, st, payload, from_client, proto, sport, dport, t, truncated
-            )
-            cols["pending"][s] = st.pending
+            confirmed = inspect_packet(ctx, st, payload, from_client, proto, sport, dport, t,
+                                       truncated)  # fmt: skip
+            pending[s] = st.pending
             for fc in () if single else st.finished:  # nothing left to ask that way:
-                cols["seen_c2s" if fc else "seen_s2c"][s] = BUDGET  # spend its budget
+                seen[fc][s] = BUDGET  # spend its budget
             if st.done:
-                cols["done"][s] = 1
-                st.streams[0].clear()
-                st.streams[1].clear()
+                done[s] = 1
+                for stream in st.streams:
+                    stream.clear()
             if confirmed:
                 self._remember_pair(cols[s], st, t)
 
     def _remember_pair(self, flow: np.void, st: FlowState, now: float) -> None:
         ev = st.evidence[-1]
-        f = flow_dict(flow)
+        f = flow.item()  # one conversion, then positions: a dict of all fields is not needed
         self.ctx.pairs.remember(
-            (f["c_hi"], f["c_lo"]), (f["s_hi"], f["s_lo"]), now, f"{ev.kind} {ev.variant}",
-            ev.variant, f["uid"],
+            (f[_C_HI], f[_C_LO]), (f[_S_HI], f[_S_LO]), now, f"{ev.kind} {ev.variant}",
+            ev.variant, f[_UID],
         )  # fmt: skip
 
     def finish(self, flows: Flows, source: str) -> int:
@@ -165,7 +176,7 @@ class Engine:
             if st is not None and not _payload_evidence(evidence):
                 # the more bytes never came: what the payload said so far beats endpoint-only
                 # evidence (a pair-cache entry may arrive first, e.g. at a batch boundary)
-                evidence.extend(st.provisional.values())
+                evidence.extend(st.leftover())
             for ev in more or ():
                 if not any(e.kind == ev.kind for e in evidence):
                     evidence.append(ev)

@@ -102,11 +102,17 @@ def merge_detail(into: dict[str, Any], extra: dict[str, Any]) -> None:
     """Union list-valued details (methods), keep the first scalar (agent, sni, ...)."""
     for key, value in extra.items():
         if isinstance(value, list):
-            have = into.setdefault(key, [])
-            if isinstance(have, list):
+            have = into.get(key)
+            if have is None:
+                into[key] = sorted(set(map(str, value))) if value else []
+            elif isinstance(have, list):
                 into[key] = sorted({*map(str, have), *map(str, value)})
-        elif key not in into and value not in (None, ""):
+        elif key not in into and value is not None and value != "":
             into[key] = value
+
+
+def _rank(e: Evidence) -> tuple[int, float]:
+    return _VARIANT_RANK.get(e.kind, 99), -e.confidence
 
 
 def build_hit(source: str, flow: Mapping[str, Any], evidence: list[Evidence]) -> FlowHit | None:
@@ -120,18 +126,22 @@ def build_hit(source: str, flow: Mapping[str, Any], evidence: list[Evidence]) ->
     if not real:
         return None
     mining = [e for e in real if e.cls == HitClass.MINING]
-    chosen = mining or real
-    cls = HitClass.MINING if mining else HitClass.COIN_P2P
-    used = chosen + [e for e in evidence if e.weak and mining]
-    used.sort(key=lambda e: (_VARIANT_RANK.get(e.kind, 99), -e.confidence))
+    if mining:
+        cls = HitClass.MINING
+        used = mining + [e for e in evidence if e.weak] if len(real) < len(evidence) else mining
+    else:
+        cls, used = HitClass.COIN_P2P, real
+    if len(used) > 1:
+        used.sort(key=_rank)
     detail: dict[str, Any] = {}
+    kinds: list[EvidenceKind] = []
+    variant = ""
     for e in used:
         merge_detail(detail, e.detail)
-    kinds: list[EvidenceKind] = []
-    for e in used:
         if e.kind not in kinds:
             kinds.append(e.kind)
-    variant = next((e.variant for e in used if e.variant), str(used[0].kind))
+        if not variant:
+            variant = e.variant
     return FlowHit(
         source=source,
         first_ts=flow["first_ts"],
@@ -143,7 +153,7 @@ def build_hit(source: str, flow: Mapping[str, Any], evidence: list[Evidence]) ->
         server_port=flow["sport"],
         cls=cls,
         evidence=kinds,
-        variant=variant,
+        variant=variant or str(used[0].kind),
         confidence=combine_confidence([e.confidence for e in used]),
         detail=detail,
         packets=flow["pkts_c2s"] + flow["pkts_s2c"],

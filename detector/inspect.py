@@ -10,7 +10,6 @@ signature has excluded both directions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,28 +35,58 @@ CONFIRM_MIN = (
 )
 
 
-@dataclass(slots=True)
 class FlowState:
-    """Python-side state of one flow that has been looked at (few flows at a time)."""
+    """Python-side state of one flow that has been looked at (few flows at a time).
 
-    evidence: list[Evidence] = field(default_factory=list)
-    streams: tuple[bytearray, bytearray] = field(default_factory=lambda: (bytearray(), bytearray()))
-    excluded: tuple[set[str], set[str]] = field(default_factory=lambda: (set(), set()))
-    finished: set[bool] = field(default_factory=set)  # directions (from_client) with nothing live
-    provisional: dict[str, Evidence] = field(default_factory=dict)  # NEED_MORE with a verdict
-    pending: bool = False
-    done: bool = False
-    tls: bool = False
+    Most states only carry endpoint evidence (a listed address, a remembered pair) and never
+    read a byte, so the inspection buffers (`streams`, `excluded`, `finished`, `provisional`)
+    are made by `open`, on the flow's first payload; until then `streams` is empty and the other
+    three are unset. A hand-written class: a scan makes one per flow with evidence, and the
+    dataclass with six factories cost three times as much.
+    """
+
+    __slots__ = (
+        "done",
+        "evidence",
+        "excluded",
+        "finished",
+        "pending",
+        "provisional",
+        "streams",
+        "tls",
+    )  # fmt: skip
+    streams: tuple[bytearray, ...]
+    excluded: tuple[set[str], ...]
+    finished: set[bool]  # directions (from_client) with nothing live
+    provisional: dict[str, Evidence]  # NEED_MORE with a verdict
+
+    def __init__(self) -> None:
+        self.evidence: list[Evidence] = []
+        self.streams = ()
+        self.pending = self.done = self.tls = False
+
+    def open(self) -> None:
+        """Make the inspection buffers (first payload of the flow)."""
+        self.streams = (bytearray(), bytearray())
+        self.excluded = (set(), set())
+        self.finished = set()
+        self.provisional = {}
 
     def restart(self) -> None:
         """Forget the bytes and the exclusions, keep the evidence: the next packet is judged
         on its own (a sample, not the continuation of the previous one)."""
+        if not self.streams:
+            return
         for stream in self.streams:
             stream.clear()
         for excluded in self.excluded:
             excluded.clear()
         self.finished.clear()
         self.pending = self.tls = False
+
+    def leftover(self) -> list[Evidence]:
+        """The provisional verdicts (what the payload said before the flow ended)."""
+        return list(self.provisional.values()) if self.streams else []
 
     def add(self, ev: Evidence) -> None:
         for have in self.evidence:
@@ -84,6 +113,8 @@ def inspect_packet(
 
     `truncated`: the packet was cut on purpose (a sampled header) and is inspected on its own:
     a JSON line it cuts off is judged by its opening members (`close_cut_line`)."""
+    if not st.streams:
+        st.open()
     stream = st.streams[0 if from_client else 1]
     tls = st.tls or (not stream and payload[:2] == b"\x16\x03")
     room = (TLS_CAP if tls else STREAM_CAP) - len(stream)

@@ -16,6 +16,7 @@ from detector.engine import Sink
 from detector.hits import FlowHit
 from detector.memory import OnLearn
 from minewatch.sinks import hit_sinks
+from pipelines.gctune import tune_gc
 from pipelines.parallel import ParallelScanner, default_workers
 from pipelines.scan import Progress, Scanner, ScanStats
 
@@ -51,6 +52,7 @@ def _scan(
     names) go to `on_learn` in both paths: in-process from the memories, in parallel from the
     knowledge the workers report to the parent."""
     n = default_workers() if workers == 0 else workers
+    tune_gc()
     if n == 1:
         ctx = DetectContext(matcher, allow=AllowIndex(matcher.entries))
         ctx.learned.on_learn = ctx.pairs.on_learn = on_learn

@@ -34,6 +34,7 @@ from blacklist.matcher import Matcher
 from pipelines.batch import RECORD_DTYPE, STATUS_NAMES, PacketBatch
 from pipelines.capture_stats import WorkerStats
 from pipelines.decoders.packet import decode
+from pipelines.gctune import tune_gc
 from pipelines.parallel import FlowWorker, Outbox, warm_up
 from pipelines.sources import afpacket_walk as aw
 from pipelines.sources.afpacket import RingConfig, RingError, RxRing
@@ -247,6 +248,7 @@ def capture_worker_main(spec: WorkerSpec, inbox: Connection, outbox_conn: Connec
     """Entry point of a capture worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    tune_gc()
     out = Outbox(outbox_conn)
     code = 0
     loop: _Loop | None = None

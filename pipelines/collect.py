@@ -38,6 +38,7 @@ from pipelines.decoders.flowexport import decode_batch
 from pipelines.decoders.flowrec import FLOWREC_DTYPE, FlowRecords
 from pipelines.decoders.flowstate import FlowState, TemplateStateError
 from pipelines.decoders.sflow_seq import SflowState
+from pipelines.gctune import tune_gc
 from pipelines.records import RecordStage
 from pipelines.scan import FlowStage
 from pipelines.sources.udp import DatagramBatch, UdpReceiver, open_socket
@@ -137,6 +138,7 @@ class Collector:
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: Stoppable) -> CollectStats:
         """Receive and detect until `stop` is set; then drain, flush and save."""
+        tune_gc()
         for _, r in self.receivers:
             r.start()
         last_flush = time.monotonic()

@@ -35,6 +35,7 @@ from detector.context import DetectContext
 from detector.engine import Engine
 from detector.hits import FlowHit
 from pipelines.batch import PACKET_DTYPE, RECORD_DTYPE, ST_OK, PacketBatch
+from pipelines.gctune import tune_gc
 from pipelines.parallel.knowledge import Knowledge, SharedLearned, SharedPairs
 from pipelines.parallel.ring import Attached
 from pipelines.scan import FlowStage
@@ -152,6 +153,7 @@ def warm_up(matcher: Matcher) -> None:
 def worker_main(index: int, matcher: Matcher, inbox: Connection, outbox_conn: Connection) -> None:
     """Entry point of a scan worker process (messages in the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    tune_gc()
     out = Outbox(outbox_conn)
     slots = Attached()
     code = 0
