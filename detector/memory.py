@@ -2,7 +2,7 @@
 
 Both are small, bounded, time-aware maps keyed by 128-bit addresses (the batch columns' words).
 Expiry runs on packet time, so replaying an old capture behaves like the live network did. Lookups
-for whole arrays of flows first test membership with numpy (`np.isin` on the low word), so the
+for whole arrays of flows first test membership with numpy (a binary search on the low word), so the
 usual case — nothing remembered for these addresses — costs no Python per flow.
 """
 
@@ -79,10 +79,21 @@ class _TimedMap:
         return item
 
     def lo_words(self, pos: int) -> npt.NDArray[np.uint64]:
-        """Low address words at key position `pos` (a cheap membership pre-test)."""
+        """Low address words at key position `pos`, sorted and unique (a cheap membership
+        pre-test)."""
         if self._lo is None:
-            self._lo = np.array([k[pos] for k in self.items], dtype=np.uint64)
+            self._lo = np.unique(np.array([k[pos] for k in self.items], dtype=np.uint64))
         return self._lo
+
+    def member(self, lo: npt.NDArray[np.uint64], pos: int) -> npt.NDArray[np.bool_]:
+        """Rows of `lo` whose word is a key's low word at `pos`: a binary search per row
+        (np.isin sorted both arrays on every call, a quarter of a millisecond per batch)."""
+        if not self.items:
+            return np.zeros(len(lo), dtype=bool)
+        words = self.lo_words(pos)
+        at = np.searchsorted(words, lo)
+        at[at == len(words)] = 0
+        return words[at] == lo  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -104,9 +115,7 @@ class PairCache(_TimedMap):
 
     def candidates(self, s_lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """Rows whose server low word appears in the cache (then confirm with `lookup`)."""
-        if not self.items:
-            return np.zeros(len(s_lo), dtype=bool)
-        return np.isin(s_lo, self.lo_words(3))
+        return self.member(s_lo, 3)
 
     def lookup(self, client: Addr, server: Addr, now: float) -> Remembered | None:
         return self.get((*client, *server), now)
@@ -126,9 +135,7 @@ class LearnedEndpoints(_TimedMap):
             self.on_learn(addr_text(*addr), f"{why} at {iso(now)}")
 
     def candidates(self, lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-        if not self.items:
-            return np.zeros(len(lo), dtype=bool)
-        return np.isin(lo, self.lo_words(1))
+        return self.member(lo, 1)
 
     def lookup(self, addr: Addr, now: float) -> Remembered | None:
         return self.get(addr, now)

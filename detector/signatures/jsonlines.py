@@ -15,9 +15,12 @@ most `MAX_LINE` bytes, and `json.loads` runs inside a catch-all (deep nesting ra
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from detector.base import EXCLUDE, NEED_MORE, EvidenceKind, HitClass, Outcome, Verdict
 
@@ -27,6 +30,7 @@ MAX_LINES = 64
 EXCERPT_LEN = 160
 
 _WS = b" \t\r\n"
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
 _TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0D}
 
 
@@ -68,11 +72,23 @@ def starts_like_json(data: bytes) -> bool:
     return newline > 0 and data[:newline].rstrip(b"\r")[-1:] == b"}"
 
 
-def _load_object(line: bytes) -> dict[str, Any] | None:
+def load_object(line: bytes) -> dict[str, Any] | None:
+    """The line as a JSON object, or None; exactly what `json.loads` of the UTF-8 text gives.
+
+    orjson parses the common case three times faster; the standard parser takes the lines
+    orjson refuses (NaN, Infinity, lone surrogate escapes) and those with a run of 20 digits,
+    the only place the two disagree (orjson turns an integer beyond 64 bits into a float).
+    """
     if len(line) > MAX_LINE:
         return None
     try:
-        value = json.loads(line.decode("utf-8"))
+        if _LONG_DIGITS.search(line) is None:
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                value = json.loads(line.decode("utf-8"))
+        else:
+            value = json.loads(line.decode("utf-8"))
     except Exception:  # any decode/parse failure means "not an object"
         return None
     return value if isinstance(value, dict) else None
@@ -110,19 +126,19 @@ def parse(data: bytes) -> JsonLines:
                     first_seen = False  # mid-message start: skip the cut-off tail
                     continue
                 return NOT_JSON
-            obj = _load_object(line)
+            obj = load_object(line)
             if obj is None:
                 return NOT_JSON
             objects.append((obj, line))
             continue
         if line[:1] == b"{":
-            obj = _load_object(line)
+            obj = load_object(line)
             if obj is not None:
                 objects.append((obj, line))
     rest = tail.strip(_WS)
     incomplete = False
     if rest[:1] == b"{" and len(lines) <= MAX_LINES:
-        obj = _load_object(rest)
+        obj = load_object(rest)
         if obj is not None:  # a complete object without its newline (e.g. an HTTP body)
             objects.append((obj, rest))
         else:  # unterminated: more bytes may complete it, unless we cut it ourselves

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from detector.base import Outcome, Verdict
 from detector.signatures import jsonlines
 from detector.signatures.jsonlines import Clue, Found, judge, parse
@@ -76,3 +79,59 @@ def test_judge_outcomes() -> None:
     assert judge(silent, _assess).outcome is Outcome.EXCLUDE  # type: ignore[union-attr]
     assert judge(b"", _assess).outcome is Outcome.NEED_MORE  # type: ignore[union-attr]
     assert judge(b'{"version": [2, 0]}\n', _assess).outcome is Outcome.EXCLUDE  # type: ignore[union-attr]
+
+
+def _stdlib(line: bytes) -> object:
+    """The reference `load_object` must equal: the standard parser on the UTF-8 text."""
+    import json
+
+    try:
+        value = json.loads(line.decode("utf-8"))
+    except Exception:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+EDGE_LINES = (
+    b'{"id": 1, "method": "mining.subscribe", "params": []}',
+    b'{"id": 123456789012345678901234567890}',  # beyond 64 bits: an int, never a float
+    b'{"id": 18446744073709551615, "n": -9223372036854775808}',
+    b'{"id": 18446744073709551616}',
+    b'{"x": 0.1000000000000000055511151231257827021181583404541015625}',
+    b'{"x": NaN, "y": Infinity, "z": -Infinity}',
+    b'{"x": 1e400, "y": -0.0, "z": 1.0e+2}',
+    b'{"s": "\\ud800 lone surrogate"}',
+    b'{"a": 1, "a": 2}',
+    b"\xef\xbb\xbf{}",
+    b'{"s": "\xff"}',
+    b'{"s": "tab\tinside"}',
+    b"[1, 2]",
+    b'{"deep": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b"{}  ",
+    b"{} {}",
+)
+
+
+def test_load_object_equals_the_standard_parser_on_edge_lines() -> None:
+    for line in EDGE_LINES:
+        got, want = jsonlines.load_object(line), _stdlib(line)
+        assert repr(got) == repr(want), line[:60]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=12,
+    ),
+    st.binary(max_size=3),
+)
+def test_load_object_equals_the_standard_parser(value: object, noise: bytes) -> None:
+    import json
+
+    text = json.dumps({"v": value}).encode()
+    for line in (text, text[: len(text) // 2] + noise + text[len(text) // 2 :]):
+        assert repr(jsonlines.load_object(line)) == repr(_stdlib(line))
