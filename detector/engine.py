@@ -88,9 +88,12 @@ class Engine:
         new_slots = slot[new == 1]
         if len(new_slots):
             flows = cols[new_slots]
+            new_uids: list[int] | None = None
             for det in self.on_new:
                 for row, ev in det.check(self.ctx, flows, now):
-                    self._state(int(flows["uid"][row])).add(ev)
+                    if new_uids is None:
+                        new_uids = flows["uid"].tolist()
+                    self._state(new_uids[row]).add(ev)
         cand = select(batch.packets, slot, direction, cols, batch.buf)
         self.ctx.stats.candidates += len(cand)
         if not len(cand):
