@@ -190,7 +190,9 @@ class LiveCapture:
         started = time.monotonic()
         next_stats = time.monotonic() + self.stats_interval
         while not self._stop.is_set() and not self.stats.errors:
-            self._pump(0.2)
+            # wake up for the next report even if no message comes: a report due just after
+            # the last message (a worker's final counters) used to wait for the one after it
+            self._pump(min(0.2, max(0.0, next_stats - time.monotonic())))
             matcher, self._new_matcher = self._new_matcher, None
             if matcher is not None:
                 self.matcher = matcher
