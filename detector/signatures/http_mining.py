@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from detector.base import EXCLUDE, NEED_MORE, EvidenceKind, HitClass, Outcome, Verdict
 from detector.signatures.ethproxy import work_triple
+from detector.signatures.http_head import HTTP, MAX_HEAD, MINING_NAMES, NO_LINE, read_head
 from detector.signatures.jsonlines import clip, excerpt, scan_prefix
 
-MAX_HEAD = 8192
 MAX_BODY = 16384
-MAX_HEADERS = 64
 
 # Body methods → (variant, confidence).
 BODY_METHODS: dict[str, tuple[str, float]] = {
@@ -45,10 +45,6 @@ MINING_HEADERS: dict[str, float] = {
     "x-roll-ntime": 0.85,
 }
 USER_AGENT = 0.7
-# The headers the verdict reads (the rest of a request is skipped without decoding).
-_WANTED = frozenset(
-    h.encode() for h in (*MINING_HEADERS, "user-agent", "content-length", "content-type")
-)
 # Product names of mining software, lower case, as they appear in a User-Agent token.
 MINER_AGENTS = frozenset(
     {
@@ -61,21 +57,38 @@ MINER_AGENTS = frozenset(
     }
 )  # fmt: skip
 
-# How a request line or a status line can start.
 # how an HTTP message can start; the prefilter and the family dispatch use the first 4 bytes
 HTTP_HEADS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"DELETE ", b"HTTP/1.")
-_REQUEST_LINE = re.compile(rb"[A-Z]{3,7} [!-~]{1,2048} HTTP/1\.[01]\r?$")
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-5][0-9][0-9]( [ -~\t]{0,256})?\r?$")
 _COMMENT = re.compile(r"\([^()]{0,512}\)")
 _HEX = re.compile(r"[0-9a-fA-F]{16,}")
+# the parser `json.loads` runs, without its per-call checks: (value, end) of the JSON at an index
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]]
+_SCAN_JSON = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_JSON_START = frozenset(bytes([c]) for c in b"{[ \t\n\r\x0b\x0c")
+
+# By the mining mask of `read_head`: the mining headers present (sorted), their confidence.
+_MINING_FOUND = tuple(
+    tuple(name for i, name in enumerate(MINING_NAMES) if mask >> i & 1)
+    for mask in range(1 << len(MINING_NAMES))
+)
+_MINING_CONFIDENCE = tuple(
+    max([MINING_HEADERS[h] for h in found], default=0.0) for found in _MINING_FOUND
+)
+# round(c, 4) of the confidences a verdict can carry (round() is slow; others still use it)
+_KNOWN = (*MINING_HEADERS.values(), *(c for _, c in BODY_METHODS.values()), USER_AGENT, 0.9, 0.95)
+_ROUND4 = {c: round(c, 4) for known in _KNOWN for c in (known, min(0.95, known + 0.03))}
+# enum members looked up once (attribute access on an Enum class is slow)
+_NEED_MORE, _MATCH = Outcome.NEED_MORE, Outcome.MATCH
+_HTTP_MINING, _MINING = EvidenceKind.HTTP_MINING, HitClass.MINING
 
 
 def _miner_agent(user_agent: str) -> str | None:
     """The product token naming mining software, e.g. `cgminer/3.7.2` or `cgminer 3.7.2`."""
-    text = _COMMENT.sub(" ", user_agent[:512])
+    text = user_agent[:512]
+    if "(" in text:  # comments hold platform details, never the product token
+        text = _COMMENT.sub(" ", text)
     for token in text.split()[:16]:
-        name = token.split("/", 1)[0].lower()
-        if name in MINER_AGENTS:
+        if token.partition("/")[0].lower() in MINER_AGENTS:
             return token
     return None
 
@@ -110,9 +123,11 @@ def _parse_body(raw: bytes) -> Any:
     if text[:1] not in (b"{", b"["):
         return None
     try:
-        return json.loads(text.decode("utf-8"))
+        doc = text.decode("utf-8")
+        value, end = _SCAN_JSON(doc, 0)
     except Exception:  # truncated or not JSON: no body evidence
         return None
+    return value if end == len(doc) else None  # trailing data: not JSON (as for json.loads)
 
 
 def _truncated_evidence(raw: bytes) -> tuple[str, str, float] | None:
@@ -130,73 +145,67 @@ def _truncated_evidence(raw: bytes) -> tuple[str, str, float] | None:
     return None
 
 
+def _head_excerpt(head: bytes, plain: int) -> str:
+    """The excerpt when only the headers speak: the head's first lines, stripped and joined
+    (for `plain` lines, see `http_head.read_head`, that is replacing each CRLF)."""
+    if plain:
+        return excerpt(head.replace(b"\r\n", b" | "))
+    return excerpt(b" | ".join(map(bytes.strip, head.split(b"\n"))))
+
+
+def _mining(outcome: Outcome, variant: str, confidence: float, detail: dict[str, Any]) -> Verdict:
+    """An HTTP mining verdict, its confidence rounded to 4 places."""
+    rounded = _ROUND4.get(confidence)
+    if rounded is None:
+        rounded = round(confidence, 4)
+    return Verdict(outcome, kind=_HTTP_MINING, cls=_MINING, variant=variant, confidence=rounded,
+                   detail=detail)  # fmt: skip
+
+
 def inspect_http(data: bytes) -> Verdict:
-    """Judge the first HTTP message of one direction."""
-    head_end = data.find(b"\r\n\r\n", 0, MAX_HEAD)
-    sep = 4
-    if head_end < 0:
-        head_end, sep = data.find(b"\n\n", 0, MAX_HEAD), 2
+    """Judge the first HTTP message of one direction (its head read by `http_head.read_head`)."""
+    head = read_head(data)
+    status, head_end, sep, ua_start, ua_end, expected, json_type, mining, excerpt_end, plain = head
+    if status != HTTP:
+        return NEED_MORE if status == NO_LINE and len(data) < 2048 else EXCLUDE
     complete = head_end >= 0
-    head = data[:head_end] if complete else data[:MAX_HEAD]
-    lines = head.split(b"\n")
-    if not complete:
-        lines.pop()  # the last header line may be cut
-    first = lines[0] if lines else b""
-    is_request = _REQUEST_LINE.fullmatch(first) is not None
-    if not is_request and _STATUS_LINE.fullmatch(first) is None:
-        return NEED_MORE if not lines and len(data) < 2048 else EXCLUDE
-    headers: dict[str, str] = {}
-    for line in lines[1 : MAX_HEADERS + 1]:
-        name, colon, value = line.partition(b":")
-        if colon:
-            key = name.strip().lower()
-            if key in _WANTED:  # decode only the headers the verdict reads
-                headers.setdefault(key.decode("latin-1"), value.strip().decode("latin-1"))
     detail: dict[str, Any] = {}
     confidence = 0.0
-    found = sorted(h for h in headers if h in MINING_HEADERS)
-    if found:
-        detail["headers"] = found
-        confidence = max(MINING_HEADERS[h] for h in found)
-    agent = _miner_agent(headers.get("user-agent", ""))
-    if agent is not None:
-        detail["user_agent"] = clip(headers["user-agent"])
-        confidence = min(0.95, confidence + 0.03) if confidence else USER_AGENT
+    if mining:
+        detail["headers"] = list(_MINING_FOUND[mining])
+        confidence = _MINING_CONFIDENCE[mining]
+    if ua_end > ua_start:
+        user_agent = data[ua_start:ua_end].decode("latin-1")
+        if _miner_agent(user_agent) is not None:
+            detail["user_agent"] = clip(user_agent)
+            confidence = min(0.95, confidence + 0.03) if confidence else USER_AGENT
     variant = "http-mining-extensions"
-    length = headers.get("content-length", "").strip()
-    expected = int(length) if length.isdigit() and len(length) < 9 else -1
     body_raw = data[head_end + sep :] if complete else b""
     if expected >= 0:
         body_raw = body_raw[:expected]  # keep-alive: the next message may follow in the stream
-    jsonish = "json" in headers.get("content-type", "").lower() or body_raw[:1] in (b"{", b"[")
+    jsonish = json_type or body_raw[:1] in (b"{", b"[")
     body_due = complete and jsonish and len(body_raw) < min(expected, MAX_BODY)
     if confidence and body_due and len(data) < MAX_HEAD:
         # headers already say mining; the JSON body will say which method: provisional verdict
         detail["methods"] = []
-        detail["excerpt"] = excerpt(b" | ".join(line.strip() for line in lines[:12]))
-        return Verdict(Outcome.NEED_MORE, kind=EvidenceKind.HTTP_MINING, cls=HitClass.MINING,
-                       variant=variant, confidence=round(confidence, 4), detail=detail)  # fmt: skip
-    body = _parse_body(body_raw) if complete else None
+        detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
+        return _mining(_NEED_MORE, variant, confidence, detail)
+    # a body can be JSON only if it starts with `{`, `[` or a blank (skip HTML, text, ...)
+    json_body = complete and body_raw[:1] in _JSON_START
+    body = _parse_body(body_raw) if json_body else None
     if body is not None:
         evidence = _body_evidence(body)
     else:
-        evidence = _truncated_evidence(body_raw) if complete else None
+        evidence = _truncated_evidence(body_raw) if json_body else None
     if evidence is not None:
         label, variant, confidence = evidence
         detail["methods"] = [] if label.startswith("reply:") else [label]
         detail["excerpt"] = excerpt(body_raw.strip())
     elif confidence:
         detail["methods"] = []
-        detail["excerpt"] = excerpt(b" | ".join(line.strip() for line in lines[:12]))
+        detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
     if confidence:
-        return Verdict(
-            Outcome.MATCH,
-            kind=EvidenceKind.HTTP_MINING,
-            cls=HitClass.MINING,
-            variant=variant,
-            confidence=round(confidence, 4),
-            detail=detail,
-        )
+        return _mining(_MATCH, variant, confidence, detail)
     if not complete:
         return NEED_MORE if len(data) < MAX_HEAD else EXCLUDE
     if body is None and body_due:
