@@ -2,7 +2,7 @@
 
 Method (shared/docs/BENCHMARKS.md): two corpora built from the real captures (x10 and x30);
 throughput = extra packets / extra seconds between them, so start-up cancels out and is reported
-separately; best of N runs each; peak RSS of the larger corpus with /usr/bin/time. Prints one line
+separately; the best of N rounds that interleave the tools (a drifting host slows them alike); peak RSS of the larger corpus with /usr/bin/time. Prints one line
 per figure. Never fails the test suite; a missing peer is reported and skipped.
 """
 
@@ -52,11 +52,6 @@ def timed(cmd: list[str]) -> Run:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-500:]}")
     rss = int(proc.stderr.strip().splitlines()[-1])
     return Run(seconds, rss)
-
-
-def best(cmd: list[str], runs: int) -> Run:
-    results = [timed(cmd) for _ in range(runs)]
-    return Run(min(r.seconds for r in results), max(r.rss_kb for r in results))
 
 
 def packets(path: Path) -> int:
@@ -140,12 +135,18 @@ def compare(
         f"({large.stat().st_size / 1e6:.0f} MB)"
     )
     results: dict[str, float] = {}
-    for name, cmd in cmds.items():
-        if name in args.skip:
-            continue
-        runs = 1 if name == "tshark" else args.runs
-        a = best([*cmd, str(small)], runs)
-        b = best([*cmd, str(large)], runs)
+    tools = {name: cmd for name, cmd in cmds.items() if name not in args.skip}
+    # rounds interleave the tools (minewatch, ndpiReader, minewatch, ...): on a shared host
+    # whose speed drifts over minutes, every tool then sees the same slow and fast stretches
+    runs: dict[str, list[tuple[Run, Run]]] = {name: [] for name in tools}
+    for r in range(args.runs):
+        for name, cmd in tools.items():
+            if name == "tshark" and r:
+                continue  # one run: it is ten times slower and only a reference
+            runs[name].append((timed([*cmd, str(small)]), timed([*cmd, str(large)])))
+    for name, pairs in runs.items():
+        a = Run(min(x.seconds for x, _ in pairs), max(x.rss_kb for x, _ in pairs))
+        b = Run(min(y.seconds for _, y in pairs), max(y.rss_kb for _, y in pairs))
         extra = b.seconds - a.seconds
         rate = (n_large - n_small) / extra if extra > 0 else float("nan")
         startup = a.seconds - n_small / rate if rate == rate else float("nan")
@@ -165,7 +166,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3, help="interleaved rounds; the best counts")
     ap.add_argument("--skip", action="append", default=[], help="peer to leave out (e.g. tshark)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
