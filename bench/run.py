@@ -2,8 +2,9 @@
 
 Method (shared/docs/BENCHMARKS.md): two corpora built from the real captures (x10 and x30);
 throughput = extra packets / extra seconds between them, so start-up cancels out and is reported
-separately; the best of N rounds that interleave the tools (a drifting host slows them alike); peak RSS of the larger corpus with /usr/bin/time. Prints one line
-per figure. Never fails the test suite; a missing peer is reported and skipped.
+separately; the best of N rounds that interleave the tools (a drifting host slows them alike);
+peak RSS of the larger corpus with /usr/bin/time. Prints one line per figure. Never fails the
+test suite; a missing peer is reported and skipped.
 """
 
 from __future__ import annotations
