@@ -123,18 +123,15 @@ class Engine:
             cut_mask = recs["caplen"] < recs["wirelen"]
             alone = ((batch.sampling[cand] != 1) | cut_mask).tolist()
             cut = cut_mask.tolist()
-        # columns and the state map looked up once: this loop runs for every candidate
+        # columns looked up once: this loop runs for every candidate
         pending, done = cols["pending"], cols["done"]
         seen = {True: cols["seen_c2s"], False: cols["seen_s2c"]}
-        states, ctx = self.states, self.ctx
+        ctx = self.ctx
         for (s, uid, from_client, proto, sport, dport, t, off, length), single, truncated in zip(
             rows, alone, cut, strict=True
         ):
-            st = states.get(uid)
-            if st is None:
-                st = states[uid] = FlowState()
-                ctx.stats.flows_inspected += 1
-            elif st.done:  # decided earlier in this batch
+            st = self._state(uid)
+            if st.done:  # decided earlier in this batch
                 continue
             if single:  # a sample is not the continuation of the previous one
                 st.restart()

@@ -74,12 +74,6 @@ _MINING_FOUND = tuple(
 _MINING_CONFIDENCE = tuple(
     max([MINING_HEADERS[h] for h in found], default=0.0) for found in _MINING_FOUND
 )
-# round(c, 4) of the confidences a verdict can carry (round() is slow; others still use it)
-_KNOWN = (*MINING_HEADERS.values(), *(c for _, c in BODY_METHODS.values()), USER_AGENT, 0.9, 0.95)
-_ROUND4 = {c: round(c, 4) for known in _KNOWN for c in (known, min(0.95, known + 0.03))}
-# enum members looked up once (attribute access on an Enum class is slow)
-_NEED_MORE, _MATCH = Outcome.NEED_MORE, Outcome.MATCH
-_HTTP_MINING, _MINING = EvidenceKind.HTTP_MINING, HitClass.MINING
 
 
 def _miner_agent(user_agent: str) -> str | None:
@@ -155,11 +149,8 @@ def _head_excerpt(head: bytes, plain: int) -> str:
 
 def _mining(outcome: Outcome, variant: str, confidence: float, detail: dict[str, Any]) -> Verdict:
     """An HTTP mining verdict, its confidence rounded to 4 places."""
-    rounded = _ROUND4.get(confidence)
-    if rounded is None:
-        rounded = round(confidence, 4)
-    return Verdict(outcome, kind=_HTTP_MINING, cls=_MINING, variant=variant, confidence=rounded,
-                   detail=detail)  # fmt: skip
+    return Verdict(outcome, kind=EvidenceKind.HTTP_MINING, cls=HitClass.MINING, variant=variant,
+                   confidence=round(confidence, 4), detail=detail)  # fmt: skip
 
 
 def inspect_http(data: bytes) -> Verdict:
@@ -189,7 +180,7 @@ def inspect_http(data: bytes) -> Verdict:
         # headers already say mining; the JSON body will say which method: provisional verdict
         detail["methods"] = []
         detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
-        return _mining(_NEED_MORE, variant, confidence, detail)
+        return _mining(Outcome.NEED_MORE, variant, confidence, detail)
     # a body can be JSON only if it starts with `{`, `[` or a blank (skip HTML, text, ...)
     json_body = complete and body_raw[:1] in _JSON_START
     body = _parse_body(body_raw) if json_body else None
@@ -205,7 +196,7 @@ def inspect_http(data: bytes) -> Verdict:
         detail["methods"] = []
         detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
     if confidence:
-        return _mining(_MATCH, variant, confidence, detail)
+        return _mining(Outcome.MATCH, variant, confidence, detail)
     if not complete:
         return NEED_MORE if len(data) < MAX_HEAD else EXCLUDE
     if body is None and body_due:
