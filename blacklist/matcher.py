@@ -22,6 +22,7 @@ import numpy.typing as npt
 from blacklist.columns import CODES, Prefixes, ranks
 from blacklist.entries import TCP, UDP, Category, Entry, Kind
 from blacklist.intervals import I32, I64, U64
+from blacklist.namehash import name_table
 from blacklist.syntax import EntryError, canonical_domain, parse_item
 
 _M64 = (1 << 64) - 1
@@ -38,6 +39,7 @@ class Matcher:
         "_dom_sub",
         "_entries",
         "_map24",
+        "_name_table",
         "_port_has",
         "_ports",
         "_rank",
@@ -78,6 +80,7 @@ class Matcher:
         """Derived maps: /24 cells (bit 0: address entries, bit 1: port entries) and top-24-bit
         IPv6 cells, 16 MiB each, only when such entries exist (pages stay untouched where no
         entry is). Rebuilt after unpickling instead of shipped."""
+        self._name_table = name_table([*self._dom_self, *self._dom_sub])
         self._map24: npt.NDArray[np.uint8] | None = None
         self._cover_hi: npt.NDArray[np.uint8] | None = None
         if len(self._v4) or len(self._v4p):
@@ -93,7 +96,7 @@ class Matcher:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle for worker processes and hot swaps: without derived maps and lazy caches."""
-        skip = {"_map24", "_cover_hi", "_by_name"}
+        skip = {"_map24", "_cover_hi", "_by_name", "_name_table"}
         return {k: getattr(self, k) for k in self.__slots__ if k not in skip}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -112,6 +115,11 @@ class Matcher:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def name_table(self) -> npt.NDArray[np.uint64]:
+        """Hashes of every listed name and covering suffix (`detector.namescreen`)."""
+        return self._name_table
 
     @property
     def version(self) -> str:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class DetectStats:
-    candidates: int = 0
+    candidates: int = 0  # payloads read in Python
+    screened: int = 0  # DNS questions and ClientHellos finished by the compiled name screen
     flows_inspected: int = 0
     dns: int = 0
     dns_bad: int = 0

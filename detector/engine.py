@@ -66,6 +66,8 @@ class Engine:
         self.on_new: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_NEW]
         self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
         self.decorate: list[FlowDetector] = [FLOW_DETECTORS[n] for n in DECORATE]
+        self.name_screen = True  # compiled screen of unlisted DNS/TLS names (off: all Python)
+        self._screened = np.zeros(2, dtype=np.int64)  # the name screen's counts per batch
 
     def _state(self, uid: int) -> FlowState:
         st = self.states.get(uid)
@@ -94,8 +96,19 @@ class Engine:
                     if new_uids is None:
                         new_uids = flows["uid"].tolist()
                     self._state(new_uids[row]).add(ev)
-        cand = select(batch.packets, slot, direction, cols, batch.buf)
-        self.ctx.stats.candidates += len(cand)
+        stats = self.ctx.stats
+        # sampled packets are judged one by one in Python (see PacketBatch): no name screen
+        screen = self.name_screen and batch.sampling is None
+        names = self.ctx.matcher.name_table if screen else None
+        screened = self._screened
+        cand = select(batch.packets, slot, direction, cols, batch.buf, names, screened)
+        stats.candidates += len(cand)
+        if screen:
+            dns, sni = screened.tolist()
+            stats.dns += dns
+            stats.sni += sni
+            stats.screened += dns + sni
+            screened[:] = 0
         if not len(cand):
             return
         # one conversion per batch: per-candidate numpy scalar access is the slow part here

@@ -16,7 +16,7 @@ import numpy as np
 
 from blacklist.entries import Category
 from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
-from detector.extract import MAX_HELLO_LEN, client_hello_sni, dns_names, dns_qname
+from detector.extract import TLS_CAP, client_hello_sni, dns_names, dns_qname
 from detector.extract.tls import TlsHello, sni_text
 from detector.extract.tls_fast import FOUND, NO_SNI, sni_span
 from detector.prefilter import DNS_PORTS
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from detector.context import DetectContext
 
 STREAM_CAP = 4096  # enough for the first few JSON-RPC messages of a direction
-TLS_CAP = MAX_HELLO_LEN + 2048  # a whole ClientHello plus its record headers
 CONFIRMING = frozenset({EvidenceKind.STRATUM, EvidenceKind.HTTP_MINING, EvidenceKind.SNI})
 CONFIRM_MIN = (
     0.9  # weaker matches (a lone pool error reply, a miner UA) do not enter the pair cache

@@ -14,6 +14,8 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from detector.extract import TLS_CAP
+from detector.namescreen import CLEAN, MAYBE, NAME_SCRATCH, dns_screen, tls_screen
 from detector.signatures.coinp2p import BTC_MAGIC, LEVIN_SIGNATURE
 from detector.signatures.ethereum_p2p import DISCV4_HEADER, DISCV4_TYPES
 from detector.signatures.http_mining import HTTP_HEADS
@@ -28,6 +30,8 @@ _BTC_WORDS = np.array([int.from_bytes(m[:4], "big") for m in BTC_MAGIC], dtype=n
 DISCV4_LAST_TYPE = max(DISCV4_TYPES)
 assert sorted(DISCV4_TYPES) == list(range(1, DISCV4_LAST_TYPE + 1))
 _LEVIN = np.frombuffer(LEVIN_SIGNATURE, dtype=np.uint8).copy()
+_NO_NAMES = np.zeros(0, dtype=np.uint64)
+_KEEP, _FINISHED, _ENDS_FLOW = 0, 1, 2  # what the name screen did with a packet
 
 
 @nb.njit(cache=True, inline="always")
@@ -83,8 +87,31 @@ def _plausible(buf, off, length, proto, sport, dport, http, btc, levin):  # type
 
 
 @nb.njit(cache=True)
-def _select(pk, slot, direction, flows, buf, budget, http, btc, levin, out):  # type: ignore[no-untyped-def]
+def _screened(buf, p, first_c2s, table, name, tls_cap, counts):  # type: ignore[no-untyped-def]
+    """_FINISHED for a DNS question about a name that cannot be listed, _ENDS_FLOW for a
+    client's ClientHello without such a name (`detector.namescreen`), else _KEEP. Counts
+    what it finishes (counts[0] DNS questions, counts[1] server names)."""
+    off, length = p.payload_off, p.payload_len
+    for port in DNS_PORTS:
+        if p.sport == port or p.dport == port:
+            if p.proto == 17 and dns_screen(buf, off, length, table, name) == CLEAN:
+                counts[0] += 1
+                return _FINISHED
+            return _KEEP  # DNS over TCP and the unusual message: Python
+    if first_c2s and length >= 2 and buf[off] == 0x16 and buf[off + 1] == 0x03:
+        verdict = tls_screen(buf, off, min(length, tls_cap), table, name)
+        if verdict == CLEAN:
+            counts[1] += 1
+        return _KEEP if verdict == MAYBE else _ENDS_FLOW
+    return _KEEP
+
+
+@nb.njit(cache=True)
+def _select(  # type: ignore[no-untyped-def]
+    pk, slot, direction, flows, buf, budget, http, btc, levin, table, screen, tls_cap, out, counts
+):
     n_out = 0
+    name = np.empty(NAME_SCRATCH, dtype=np.uint8)
     for i in range(pk.shape[0]):
         p = pk[i]
         s = slot[i]
@@ -105,9 +132,21 @@ def _select(pk, slot, direction, flows, buf, budget, http, btc, levin, out):  # 
             if f.seen_c2s >= budget and f.seen_s2c >= budget:
                 f.done = 1
             continue
-        if f.pending or _plausible(
+        if f.pending:
+            out[n_out] = i
+            n_out += 1
+        elif _plausible(
             buf, p.payload_off, p.payload_len, p.proto, p.sport, p.dport, http, btc, levin
         ):
+            verdict = (
+                _screened(buf, p, direction[i] == 0 and seen == 0, table, name, tls_cap, counts)
+                if screen
+                else _KEEP
+            )
+            if verdict == _ENDS_FLOW:
+                f.done = 1
+            if verdict != _KEEP:
+                continue
             out[n_out] = i
             n_out += 1
     return n_out
@@ -119,8 +158,22 @@ def select(
     direction: npt.NDArray[np.uint8],
     flows: Flows,
     buf: U8,
+    table: npt.NDArray[np.uint64] | None = None,
+    counts: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Indices of candidate packets, in capture order; advances the budgets in `flows`."""
+    """Indices of candidate packets, in capture order; advances the budgets in `flows`.
+
+    With a name `table` (`Matcher.name_table`), DNS questions and ClientHellos whose names
+    cannot be listed are finished here instead (`detector.namescreen`; a ClientHello also ends
+    its flow's inspection, as the Python path would) and counted into `counts` ([DNS, server
+    names]). Leave it out where packets are samples rather than a stream.
+    """
     out = np.empty(len(pk), dtype=np.int64)
-    n = _select(pk, slot, direction, flows, buf, BUDGET, _HTTP_WORDS, _BTC_WORDS, _LEVIN, out)
+    screen = table is not None
+    if table is None:
+        table = _NO_NAMES
+    if counts is None:
+        counts = np.zeros(2, dtype=np.int64)
+    n = _select(pk, slot, direction, flows, buf, BUDGET, _HTTP_WORDS, _BTC_WORDS, _LEVIN, table,
+                screen, TLS_CAP, out, counts)  # fmt: skip
     return out[:n]

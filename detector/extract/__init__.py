@@ -4,10 +4,11 @@ Pure functions, bytes in and small frozen results out; none of them raises on an
 """
 
 from detector.extract.dns import DnsAnswer, DnsInfo, dns_names, dns_qname
-from detector.extract.tls import MAX_HELLO_LEN, TlsHello, client_hello_sni
+from detector.extract.tls import MAX_HELLO_LEN, TLS_CAP, TlsHello, client_hello_sni
 
 __all__ = [
     "MAX_HELLO_LEN",
+    "TLS_CAP",
     "DnsAnswer",
     "DnsInfo",
     "TlsHello",

@@ -33,11 +33,11 @@ __all__ = ["DnsAnswer", "DnsInfo", "dns_names", "dns_qname"]
 
 _HDR = struct.Struct(">HHHHHH")
 _QR = 0x8000
-_KNOWN_OPCODES = frozenset({0, 1, 2, 4, 5, 6})  # QUERY IQUERY STATUS NOTIFY UPDATE DSO
+KNOWN_OPCODES = frozenset({0, 1, 2, 4, 5, 6})  # QUERY IQUERY STATUS NOTIFY UPDATE DSO
 _CLASS_IN = 1
 _MDNS_CLASS_BIT = 0x8000  # mDNS: unicast-response (questions) / cache-flush (records)
-_MAX_NAME_WIRE = 255  # RFC 1035 3.1, including the root octet
-_MAX_NAME_TEXT = _MAX_NAME_WIRE - 2  # the same limit on the dotted text form
+MAX_NAME_WIRE = 255  # RFC 1035 3.1, including the root octet
+_MAX_NAME_TEXT = MAX_NAME_WIRE - 2  # the same limit on the dotted text form
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ def _read_name(buf: bytes, off: int) -> tuple[str, int] | None:
         if n < 0x40:
             wire += n + 1
             nxt = off + 1 + n
-            if wire > _MAX_NAME_WIRE or nxt > size:
+            if wire > MAX_NAME_WIRE or nxt > size:
                 return None
             labels.append(buf[off + 1 : nxt])
             off = nxt
@@ -120,7 +120,7 @@ def _header(buf: bytes) -> tuple[int, int, int] | None:
     if len(buf) < _HDR.size:
         return None
     _id, flags, qd, an, _ns, _ar = _HDR.unpack_from(buf)
-    if (flags >> 11) & 0xF not in _KNOWN_OPCODES:
+    if (flags >> 11) & 0xF not in KNOWN_OPCODES:
         return None
     return flags, qd, an
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-__all__ = ["MAX_HELLO_LEN", "TlsHello", "client_hello_sni"]
+__all__ = ["MAX_HELLO_LEN", "TLS_CAP", "TlsHello", "client_hello_sni"]
 
 MAX_HELLO_LEN = 16 * 1024  # larger hellos are reported as errors, so the caller stops buffering
+TLS_CAP = MAX_HELLO_LEN + 2048  # bytes of a TLS stream worth keeping: a hello plus record headers
 _HANDSHAKE = 0x16
 _CLIENT_HELLO, _SERVER_HELLO = 1, 2
 _EXT_SERVER_NAME, _EXT_ALPN = 0, 16

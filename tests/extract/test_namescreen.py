@@ -1,0 +1,232 @@
+"""The compiled name screen may only finish what Python would have found unlisted.
+
+The rule under test: a CLEAN verdict means the Python path (`dns_qname` / the ClientHello parser,
+then `Matcher.match_domain`) reads a name and finds no entry; CLEAN_NO_NAME means a complete
+ClientHello without a server name. A listed name, or its listed parent, is always MAYBE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BENIGN, MINING, need_shared
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blacklist.entries import Category
+from blacklist.matcher import Matcher
+from blacklist.namehash import fnv1a64, name_table
+from blacklist.syntax import parse_item
+from detector.context import DetectContext
+from detector.extract import TLS_CAP, client_hello_sni, dns_qname
+from detector.inspect import _hello
+from detector.namescreen import CLEAN, CLEAN_NO_NAME, MAYBE, NAME_SCRATCH, dns_screen, tls_screen
+from detector.prefilter import DNS_PORTS
+from minewatch.lists import build_matcher
+from pipelines.scan import Scanner, ScanStats, read_batches
+
+from .builders import client_hello, dns_query, header, wire_name
+from .test_tls_fast import real_hellos
+
+NO_NAMES = name_table([])
+
+
+@cache
+def real_dns() -> tuple[bytes, ...]:
+    """Every UDP payload on a DNS port in the shared captures."""
+    out = []
+    for folder in (BENIGN, MINING):
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in (".pcap", ".pcapng"):
+                continue
+            for batch, _ in read_batches(Path(path), ScanStats()):
+                pk = batch.packets
+                dns = np.isin(pk["sport"], DNS_PORTS) | np.isin(pk["dport"], DNS_PORTS)
+                for p in pk[dns & (pk["proto"] == 17) & (pk["payload_len"] > 0)]:
+                    off, n = int(p["payload_off"]), int(p["payload_len"])
+                    out.append(batch.buf[off : off + n].tobytes())
+    return tuple(out)
+
+
+def _screen(kernel, data: bytes, table: np.ndarray) -> int:  # type: ignore[no-untyped-def]
+    # the payload sits at the end of a larger buffer, as in a batch, with nothing after it
+    buf = np.frombuffer(b"\xaa" * 7 + data, dtype=np.uint8)
+    name = np.empty(NAME_SCRATCH, dtype=np.uint8)
+    verdict = int(kernel(buf, 7, len(data), table, name))
+    # the same code run as Python indexes with bounds checks: no read past the payload
+    assert int(kernel.py_func(buf[: 7 + len(data)], 7, len(data), table, name)) == verdict
+    return verdict
+
+
+def _matcher(names: Iterable[str]) -> Matcher:
+    return Matcher([parse_item(n, category=Category.POOL) for n in names])
+
+
+def _parents(name: str) -> list[str]:
+    labels = name.split(".")
+    return [".".join(labels[k:]) for k in range(len(labels))]
+
+
+def _check_dns(data: bytes, matcher: Matcher) -> int:
+    verdict = _screen(dns_screen, data, matcher.name_table)
+    qname = dns_qname(data)
+    if verdict == CLEAN:
+        assert qname is not None
+        assert matcher.match_domain(qname) < 0, qname
+    elif qname is not None and matcher.match_domain(qname) >= 0:
+        assert verdict == MAYBE
+    return verdict
+
+
+def _check_tls(data: bytes, matcher: Matcher) -> int:
+    verdict = _screen(tls_screen, data[:TLS_CAP], matcher.name_table)
+    if verdict != MAYBE:
+        hello = _hello(data[:TLS_CAP])
+        assert hello.is_client_hello and not hello.need_more and hello.error is None
+        if verdict == CLEAN_NO_NAME:
+            assert hello.sni is None
+        else:
+            assert hello.sni is not None and matcher.match_domain(hello.sni) < 0, hello.sni
+    return verdict
+
+
+def test_real_dns_questions_are_screened_and_agree() -> None:
+    need_shared()
+    builtin, _ = build_matcher()
+    messages = real_dns()
+    verdicts = [_check_dns(m, builtin) for m in messages]
+    clean = verdicts.count(CLEAN)
+    print(f"\n{len(messages)} real DNS payloads: {clean} screened against the built-in list")
+    assert clean >= 0.8 * len(messages)
+    # every name the captures ask about listed: each of those must go to Python
+    asked = {q for m in messages if (q := dns_qname(m)) is not None}
+    everything = _matcher(n for n in asked if n and parse_ok(n))
+    assert [_check_dns(m, everything) for m in messages].count(CLEAN) < 0.1 * len(messages)
+
+
+def parse_ok(name: str) -> bool:
+    try:
+        parse_item(name, category=Category.POOL)
+    except ValueError:
+        return False
+    return True
+
+
+def test_real_hellos_are_screened_and_agree() -> None:
+    need_shared()
+    builtin, _ = build_matcher()
+    hellos = real_hellos()
+    verdicts = [_check_tls(h, builtin) for h in hellos]
+    print(f"\n{len(hellos)} real ClientHellos: {verdicts.count(CLEAN)} screened with a name, "
+          f"{verdicts.count(CLEAN_NO_NAME)} without")  # fmt: skip
+    assert verdicts.count(CLEAN) >= 0.8 * len(hellos)
+    names = {h.sni for h in map(client_hello_sni, hellos) if h.sni}
+    # each real server name listed by its parent domain: now none may be finished
+    parents = {n.split(".", 1)[1] for n in names if n.count(".") >= 2}
+    listed = _matcher(p for p in parents if parse_ok(p))
+    assert sum(listed.match_domain(n) >= 0 for n in names) >= 0.5 * len(names)
+    for h in hellos:  # _check_tls fails on a listed name screened CLEAN
+        _check_tls(h, listed)
+
+
+@pytest.mark.parametrize("asked", ["Pool.MineXMR.com", "xmr.pool.minexmr.com", "minexmr.com"])
+def test_a_listed_name_or_parent_is_never_screened(asked: str) -> None:
+    matcher = _matcher(["minexmr.com"])
+    assert _check_dns(dns_query(asked), matcher) == MAYBE
+    assert _check_tls(client_hello(asked), matcher) == MAYBE
+    assert _check_dns(dns_query("minexmr.com.example.org"), matcher) == CLEAN
+    assert _check_tls(client_hello("notminexmr.com"), matcher) == CLEAN
+
+
+def test_what_python_reads_differently_goes_to_python() -> None:
+    matcher = _matcher(["minexmr.com"])
+    pointer = header() + b"\xc0\x0c" + b"\x00\x01\x00\x01"
+    dotted = header() + b"\x03a.b\x07example\x00" + b"\x00\x01\x00\x01"
+    utf8 = dns_query("bücher.example")
+    for data in (pointer, dotted, utf8, header() + wire_name("a.example"), b"\x00" * 11):
+        assert _check_dns(data, matcher) == MAYBE, data
+    assert _check_tls(client_hello("example.com."), matcher) == MAYBE
+    assert _check_tls(client_hello(None), matcher) == CLEAN_NO_NAME
+
+
+def test_hash_table_is_the_python_hash() -> None:
+    table = name_table(["a.example", "b.example"])
+    assert sorted(table.tolist()) == sorted(fnv1a64(n) for n in (b"a.example", b"b.example"))
+    assert not table.flags.writeable
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    labels=st.lists(
+        st.text(alphabet="abcXYZ019-_.\x00é ", min_size=1, max_size=6), min_size=1, max_size=5
+    ),
+    listed=st.lists(st.integers(0, 4), max_size=2),
+)
+def test_generated_names_never_hide_a_listed_one(labels: list[str], listed: list[int]) -> None:
+    name = ".".join(labels)
+    parents = _parents(name.lower())
+    keys = [parents[k] for k in listed if k < len(parents) and parse_ok(parents[k])]
+    matcher = _matcher(keys)
+    try:
+        message = dns_query(name)
+    except Exception:  # dpkt refuses some names; nothing to screen then
+        message = None
+    if message is not None:
+        _check_dns(message, matcher)
+    try:
+        hello = client_hello(name.encode("utf-8", "surrogateescape"))
+    except Exception:  # not every generated name fits a hello
+        return
+    _check_tls(hello, matcher)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_mutated_real_payloads_never_disagree(data: st.DataObject) -> None:
+    need_shared()
+    builtin, _ = build_matcher()
+    pool = real_dns() if data.draw(st.booleans()) else real_hellos()
+    base = bytearray(data.draw(st.sampled_from(pool)))
+    for _ in range(data.draw(st.integers(0, 4))):
+        base[data.draw(st.integers(0, len(base) - 1))] = data.draw(st.integers(0, 255))
+    cut = bytes(base[: data.draw(st.integers(0, len(base)))])
+    _check_dns(cut, builtin)
+    _check_tls(cut, builtin)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes(raw: bytes) -> None:
+    matcher = _matcher(["example.com"])
+    _check_dns(raw, matcher)
+    _check_tls(b"\x16\x03\x01" + raw, matcher)
+
+
+def test_scan_with_and_without_the_screen_is_the_same() -> None:
+    """Whole scans of every shared capture: same hits and the same name counts, with the
+    built-in list and with one that lists names the benign captures ask about."""
+    need_shared()
+    files = sorted(p for d in (BENIGN, MINING) for p in d.iterdir()
+                   if p.suffix in (".pcap", ".pcapng"))  # fmt: skip
+    builtin, _ = build_matcher()
+    asked = {q for m in real_dns() if (q := dns_qname(m)) and q.count(".") >= 1}
+    common = sorted({q.split(".", q.count(".") - 1)[-1] for q in asked})[:40]
+    listed = Matcher([*builtin.entries, *(parse_item(n) for n in common if parse_ok(n))])
+    for matcher in (builtin, listed):
+        runs = []
+        for screen in (True, False):
+            ctx = DetectContext(matcher)
+            hits: list[object] = []
+            scanner = Scanner(ctx, hits.append)
+            scanner.engine.name_screen = screen
+            scanner.scan(files)
+            runs.append(([h.to_json() for h in hits], ctx.stats.dns, ctx.stats.sni,
+                         ctx.stats.dns_bad, ctx.stats.learned, ctx.stats.screened))  # fmt: skip
+        (hits_on, *counts_on, screened), (hits_off, *counts_off, none) = runs
+        assert hits_on == hits_off
+        assert counts_on == counts_off
+        assert none == 0 and screened > 300
+        print(f"\n{len(matcher)} entries: {len(hits_on)} hits either way, {screened} screened")
