@@ -118,7 +118,7 @@ class Matcher:
 
     @property
     def name_table(self) -> npt.NDArray[np.uint64]:
-        """Hashes of every listed name and covering suffix (`detector.namescreen`)."""
+        """Hashes of every listed name and covering suffix (`detector.screen`)."""
         return self._name_table
 
     @property

@@ -1,4 +1,4 @@
-"""Hashes of listed names for the compiled name screen (`detector.namescreen`).
+"""Hashes of listed names for the compiled name screen (`detector.screen`).
 
 FNV-1a 64 over the name's lower-case text as UTF-8: simple enough to compute byte by byte in a
 compiled kernel over a packet, and the screen only needs "certainly not listed" from a miss (a

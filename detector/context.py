@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class DetectStats:
     candidates: int = 0  # payloads read in Python
-    screened: int = 0  # DNS questions and ClientHellos finished by the compiled name screen
+    screened: int = 0  # DNS, ClientHellos and HTTP heads finished by the compiled screen
     flows_inspected: int = 0
     dns: int = 0
     dns_bad: int = 0

@@ -67,7 +67,7 @@ class Engine:
         self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
         self.decorate: list[FlowDetector] = [FLOW_DETECTORS[n] for n in DECORATE]
         self.name_screen = True  # compiled screen of unlisted DNS/TLS names (off: all Python)
-        self._screened = np.zeros(2, dtype=np.int64)  # the name screen's counts per batch
+        self._screened = np.zeros(3, dtype=np.int64)  # the screen's counts per batch
 
     def _state(self, uid: int) -> FlowState:
         st = self.states.get(uid)
@@ -104,10 +104,10 @@ class Engine:
         cand = select(batch.packets, slot, direction, cols, batch.buf, names, screened)
         stats.candidates += len(cand)
         if screen:
-            dns, sni = screened.tolist()
+            dns, sni, http = screened.tolist()
             stats.dns += dns
             stats.sni += sni
-            stats.screened += dns + sni
+            stats.screened += dns + sni + http
             screened[:] = 0
         if not len(cand):
             return

@@ -19,7 +19,7 @@ from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
 from detector.extract import TLS_CAP, client_hello_sni, dns_names, dns_qname
 from detector.extract.tls import TlsHello, sni_text
 from detector.extract.tls_fast import FOUND, NO_SNI, sni_span
-from detector.prefilter import DNS_PORTS
+from detector.prefilter import DNS_PORTS, STREAM_CAP
 from detector.signatures import FAMILIES, family_of
 from detector.signatures.jsonlines import close_cut_line
 from pipelines.batch import addr_words
@@ -27,7 +27,6 @@ from pipelines.batch import addr_words
 if TYPE_CHECKING:
     from detector.context import DetectContext
 
-STREAM_CAP = 4096  # enough for the first few JSON-RPC messages of a direction
 CONFIRMING = frozenset({EvidenceKind.STRATUM, EvidenceKind.HTTP_MINING, EvidenceKind.SNI})
 CONFIRM_MIN = (
     0.9  # weaker matches (a lone pool error reply, a miner UA) do not enter the pair cache

@@ -15,7 +15,15 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.extract import TLS_CAP
-from detector.namescreen import CLEAN, MAYBE, NAME_SCRATCH, dns_screen, tls_screen
+from detector.screen import (
+    AGENT_TABLE,
+    CLEAN,
+    MAYBE,
+    NAME_SCRATCH,
+    dns_screen,
+    http_screen,
+    tls_screen,
+)
 from detector.signatures.coinp2p import BTC_MAGIC, LEVIN_SIGNATURE
 from detector.signatures.ethereum_p2p import DISCV4_HEADER, DISCV4_TYPES
 from detector.signatures.http_mining import HTTP_HEADS
@@ -23,6 +31,7 @@ from pipelines.batch import ST_OK, U8, Packets
 from pipelines.flows import Flows
 
 BUDGET = 8  # payload packets per direction offered to inspection
+STREAM_CAP = 4096  # bytes kept per direction: the first few JSON-RPC messages
 DNS_PORTS = (53, 5353, 5355)
 
 _HTTP_WORDS = np.array(sorted({int.from_bytes(h[:4], "big") for h in HTTP_HEADS}), dtype=np.uint32)
@@ -31,7 +40,9 @@ DISCV4_LAST_TYPE = max(DISCV4_TYPES)
 assert sorted(DISCV4_TYPES) == list(range(1, DISCV4_LAST_TYPE + 1))
 _LEVIN = np.frombuffer(LEVIN_SIGNATURE, dtype=np.uint8).copy()
 _NO_NAMES = np.zeros(0, dtype=np.uint64)
-_KEEP, _FINISHED, _ENDS_FLOW = 0, 1, 2  # what the name screen did with a packet
+# what the screen did with a packet: left it to Python, finished it, finished its direction,
+# or finished the whole flow's inspection
+_KEEP, _FINISHED, _ENDS_DIRECTION, _ENDS_FLOW = 0, 1, 2, 3
 
 
 @nb.njit(cache=True, inline="always")
@@ -87,10 +98,12 @@ def _plausible(buf, off, length, proto, sport, dport, http, btc, levin):  # type
 
 
 @nb.njit(cache=True)
-def _screened(buf, p, first_c2s, table, name, tls_cap, counts):  # type: ignore[no-untyped-def]
-    """_FINISHED for a DNS question about a name that cannot be listed, _ENDS_FLOW for a
-    client's ClientHello without such a name (`detector.namescreen`), else _KEEP. Counts
-    what it finishes (counts[0] DNS questions, counts[1] server names)."""
+def _screened(  # type: ignore[no-untyped-def]
+    buf, p, first, from_client, table, name, tls_cap, counts
+):
+    """What the compiled screen (`detector.screen`) does with a plausible payload; `first`: the
+    first payload of its direction. Counts what it finishes: counts[0] DNS questions,
+    counts[1] server names, counts[2] HTTP messages."""
     off, length = p.payload_off, p.payload_len
     for port in DNS_PORTS:
         if p.sport == port or p.dport == port:
@@ -98,11 +111,17 @@ def _screened(buf, p, first_c2s, table, name, tls_cap, counts):  # type: ignore[
                 counts[0] += 1
                 return _FINISHED
             return _KEEP  # DNS over TCP and the unusual message: Python
-    if first_c2s and length >= 2 and buf[off] == 0x16 and buf[off + 1] == 0x03:
+    if not first:
+        return _KEEP
+    if from_client and length >= 2 and buf[off] == 0x16 and buf[off + 1] == 0x03:
         verdict = tls_screen(buf, off, min(length, tls_cap), table, name)
         if verdict == CLEAN:
             counts[1] += 1
         return _KEEP if verdict == MAYBE else _ENDS_FLOW
+    head = buf[off : off + min(length, STREAM_CAP)]
+    if p.proto == 6 and http_screen(head, AGENT_TABLE) == CLEAN:
+        counts[2] += 1
+        return _ENDS_DIRECTION
     return _KEEP
 
 
@@ -138,13 +157,19 @@ def _select(  # type: ignore[no-untyped-def]
         elif _plausible(
             buf, p.payload_off, p.payload_len, p.proto, p.sport, p.dport, http, btc, levin
         ):
+            from_client = direction[i] == 0
             verdict = (
-                _screened(buf, p, direction[i] == 0 and seen == 0, table, name, tls_cap, counts)
+                _screened(buf, p, seen == 0, from_client, table, name, tls_cap, counts)
                 if screen
                 else _KEEP
             )
             if verdict == _ENDS_FLOW:
                 f.done = 1
+            elif verdict == _ENDS_DIRECTION:  # as the Python path spends a finished budget
+                if from_client:
+                    f.seen_c2s = budget
+                else:
+                    f.seen_s2c = budget
             if verdict != _KEEP:
                 continue
             out[n_out] = i
@@ -164,16 +189,17 @@ def select(
     """Indices of candidate packets, in capture order; advances the budgets in `flows`.
 
     With a name `table` (`Matcher.name_table`), DNS questions and ClientHellos whose names
-    cannot be listed are finished here instead (`detector.namescreen`; a ClientHello also ends
-    its flow's inspection, as the Python path would) and counted into `counts` ([DNS, server
-    names]). Leave it out where packets are samples rather than a stream.
+    cannot be listed, and HTTP messages with nothing of mining, are finished here instead
+    (`detector.screen`; a ClientHello also ends its flow's inspection and an HTTP message its
+    direction's, as the Python path would) and counted into `counts` ([DNS, server
+    names, HTTP messages]). Leave it out where packets are samples rather than a stream.
     """
     out = np.empty(len(pk), dtype=np.int64)
     screen = table is not None
     if table is None:
         table = _NO_NAMES
     if counts is None:
-        counts = np.zeros(2, dtype=np.int64)
+        counts = np.zeros(3, dtype=np.int64)
     n = _select(pk, slot, direction, flows, buf, BUDGET, _HTTP_WORDS, _BTC_WORDS, _LEVIN, table,
                 screen, TLS_CAP, out, counts)  # fmt: skip
     return out[:n]

@@ -1,8 +1,9 @@
-"""The compiled name screen may only finish what Python would have found unlisted.
+"""The compiled screen may only finish what Python would have found unlisted or excluded.
 
 The rule under test: a CLEAN verdict means the Python path (`dns_qname` / the ClientHello parser,
 then `Matcher.match_domain`) reads a name and finds no entry; CLEAN_NO_NAME means a complete
-ClientHello without a server name. A listed name, or its listed parent, is always MAYBE.
+ClientHello without a server name; for HTTP it means the mining signature excludes the head.
+A listed name, or its listed parent, and a miner's product token are always MAYBE.
 """
 
 from __future__ import annotations
@@ -21,11 +22,22 @@ from blacklist.entries import Category
 from blacklist.matcher import Matcher
 from blacklist.namehash import fnv1a64, name_table
 from blacklist.syntax import parse_item
+from detector.base import Outcome
 from detector.context import DetectContext
 from detector.extract import TLS_CAP, client_hello_sni, dns_qname
 from detector.inspect import _hello
-from detector.namescreen import CLEAN, CLEAN_NO_NAME, MAYBE, NAME_SCRATCH, dns_screen, tls_screen
-from detector.prefilter import DNS_PORTS
+from detector.prefilter import DNS_PORTS, STREAM_CAP
+from detector.screen import (
+    AGENT_TABLE,
+    CLEAN,
+    CLEAN_NO_NAME,
+    MAYBE,
+    NAME_SCRATCH,
+    dns_screen,
+    http_screen,
+    tls_screen,
+)
+from detector.signatures.http_mining import HTTP_HEADS, MINER_AGENTS, HttpMiningSignature
 from minewatch.lists import build_matcher
 from pipelines.scan import Scanner, ScanStats, read_batches
 
@@ -230,3 +242,116 @@ def test_scan_with_and_without_the_screen_is_the_same() -> None:
         assert counts_on == counts_off
         assert none == 0 and screened > 300
         print(f"\n{len(matcher)} entries: {len(hits_on)} hits either way, {screened} screened")
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+HTTP_SIG = HttpMiningSignature()
+
+
+@cache
+def real_http() -> tuple[bytes, ...]:
+    """The first payload of each TCP direction that starts like HTTP, from every shared capture."""
+    out = []
+    for folder in (BENIGN, MINING):
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in (".pcap", ".pcapng"):
+                continue
+            seen: set[tuple[int, ...]] = set()
+            for batch, _ in read_batches(Path(path), ScanStats()):
+                for p in batch.packets[
+                    (batch.packets["proto"] == 6) & (batch.packets["payload_len"] > 0)
+                ]:
+                    key = tuple(
+                        int(p[k])
+                        for k in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")
+                    )
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    off, n = int(p["payload_off"]), int(p["payload_len"])
+                    data = batch.buf[off : off + n].tobytes()
+                    if data[:4] in {h[:4] for h in HTTP_HEADS}:
+                        out.append(data[:STREAM_CAP])
+    return tuple(out)
+
+
+def _check_http(data: bytes) -> int:
+    head = np.frombuffer(data, dtype=np.uint8)
+    verdict = int(http_screen(head, AGENT_TABLE))
+    assert int(http_screen.py_func(head, AGENT_TABLE)) == verdict
+    if verdict == CLEAN:
+        for from_client in (True, False):
+            assert HTTP_SIG.inspect(data, from_client, 6).outcome is Outcome.EXCLUDE, data[:300]
+    return verdict
+
+
+def test_real_http_heads_are_screened_and_agree() -> None:
+    need_shared()
+    heads = real_http()
+    verdicts = [_check_http(h) for h in heads]
+    mining = sum(HTTP_SIG.inspect(h, True, 6).outcome is not Outcome.EXCLUDE for h in heads)
+    print(f"\n{len(heads)} real HTTP first payloads: {verdicts.count(CLEAN)} screened, "
+          f"{mining} that the signature does not exclude at once")  # fmt: skip
+    assert mining >= 100  # the mining captures' getwork / getblocktemplate heads are here
+    assert verdicts.count(CLEAN) >= 0.5 * (len(heads) - mining)
+
+
+@pytest.mark.parametrize(
+    "agent",
+    ["cgminer/3.7.2", "Mozilla/5.0 (x) XMRig/6.21 (Linux)", "foo (bar) bfgminer 5.5",
+     "(comment)ccminer/2", "x(y cpuminer-opt/3", "T-Rex/0.26", "a\tcgminer/1"],
+)  # fmt: skip
+def test_a_miner_agent_is_never_screened(agent: str) -> None:
+    data = f"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: {agent}\r\n\r\n".encode()
+    assert _check_http(data) == MAYBE
+
+
+def test_plain_heads_are_screened_and_mining_ones_not() -> None:
+    browser = (
+        b"GET /x HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0 (X11; Linux) Firefox/120\r\n\r\n"
+    )
+    assert _check_http(browser) == CLEAN
+    assert _check_http(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello") == CLEAN
+    for data in (
+        b'POST / HTTP/1.1\r\nContent-Length: 40\r\n\r\n{"method": "getwork"',  # JSON body
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Mining-Extensions: midstate\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n",  # head not complete
+        b"GET / HTTP/1.1\r\nUser-Agent: caf\xe9\r\n\r\n",
+        b"GETX / HTTP/1.1\r\n\r\n",
+    ):
+        assert _check_http(data) == MAYBE, data
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(st.sampled_from(sorted(MINER_AGENTS)), st.text("abcXY/()-. 0\t", max_size=8)),
+        max_size=8,
+    ),
+    upper=st.booleans(),
+)
+def test_generated_agents_never_hide_a_miner(words: list[str], upper: bool) -> None:
+    agent = "".join(words)
+    agent = agent.upper() if upper else agent
+    data = f"GET / HTTP/1.1\r\nUser-Agent: {agent}\r\n\r\n".encode()
+    _check_http(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_mutated_real_http_never_disagrees(data: st.DataObject) -> None:
+    need_shared()
+    base = bytearray(data.draw(st.sampled_from(real_http())))
+    for _ in range(data.draw(st.integers(0, 4))):
+        base[data.draw(st.integers(0, len(base) - 1))] = data.draw(
+            st.sampled_from(b"\r\n :/(){}[]\x00\x80xX0")
+        )
+    _check_http(bytes(base[: data.draw(st.integers(0, len(base)))]))
+
+
+@given(st.binary(max_size=400))
+def test_arbitrary_http_bytes(raw: bytes) -> None:
+    _check_http(b"GET / HTTP/1.1\r\n" + raw)
+    _check_http(raw)
