@@ -1,11 +1,12 @@
-"""Bidirectional flow table over packet batches (numba hash map + numpy columns).
+"""Bidirectional flow table over packet batches (numpy hash map + numpy columns).
 
 Each TCP/UDP 5-tuple maps to a slot in columnar arrays; a batch update is one compiled pass that
 assigns every packet its slot and direction and bumps the counters. The client is the connection
 initiator when the handshake is seen (SYN without ACK, or the receiver of a SYN/ACK); otherwise a
 port heuristic: the side with an ephemeral port (>= 32768), else the higher port, else whoever
 spoke first. Flows leave the table when idle or closed (FIN/RST) and are handed back as records,
-so memory depends on concurrent flows, never on capture size.
+so memory depends on concurrent flows, never on capture size. Keys map to slots through
+`pipelines.flowkeys` (open addressing in numpy arrays).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 import numpy.typing as npt
-from numba import types
-from numba.typed import Dict
 
 from pipelines.batch import ST_OK, Packets
+from pipelines.flowkeys import FlowKeys, find, fits_nb, insert, remove
 
 FLOW_DTYPE = np.dtype(
     [
@@ -50,7 +50,6 @@ FLOW_DTYPE = np.dtype(
 )
 Flows = npt.NDArray[np.void]
 
-KEY_TYPE = types.UniTuple(types.uint64, 5)  # type: ignore[no-untyped-call]
 TH_FIN, TH_SYN, TH_RST, TH_ACK = 0x01, 0x02, 0x04, 0x10
 
 
@@ -66,11 +65,13 @@ def _is_client_port(p: int, q: int) -> bool:
 
 @nb.njit(cache=True)
 def update_flows(  # type: ignore[no-untyped-def]
-    keys, cols, free, free_top, next_uid, pk, ts, start, slot_out, dir_out, new_out, ended, n_ended
-):
-    """Assign packets pk[start:] to flows; stops early when free slots or `ended` run out.
+    index, keys, cols, free, free_top, next_uid, hwm, pk, ts, start,
+    slot_out, dir_out, new_out, ended, n_ended,
+):  # fmt: skip
+    """Assign packets pk[start:] to flows; stops early when free slots, room in the key index
+    or `ended` run out. `hwm` bounds the slots ever used.
 
-    Returns (next index to process, free_top, next_uid, n_ended).
+    Returns (next index to process, free_top, next_uid, hwm, n_ended).
     """
     n = pk.shape[0]
     i = start
@@ -104,27 +105,27 @@ def update_flows(  # type: ignore[no-untyped-def]
             | (np.uint64(b_p) << np.uint64(8))
             | np.uint64(p.proto)
         )
-        key = (a_hi, a_lo, b_hi, b_lo, meta)
         flags = p.tcp_flags if p.proto == 6 else 0
         syn_only = (flags & TH_SYN) != 0 and (flags & TH_ACK) == 0
-        s = keys[key] if key in keys else np.int64(-1)
+        s = find(index, keys, a_hi, a_lo, b_hi, b_lo, meta)
         if s >= 0 and cols[s].closed != 0 and syn_only and cols[s].pkts_c2s + cols[s].pkts_s2c > 1:
             # a new connection on a closed 5-tuple (port reuse): end the old flow first
             if n_ended >= ended.shape[0]:
-                return i, free_top, next_uid, n_ended
+                return i, free_top, next_uid, hwm, n_ended
             ended[n_ended] = cols[s]
             n_ended += 1
             free[free_top] = s
             free_top += 1
             cols[s].uid = 0
-            del keys[key]
+            remove(index, keys, s)
             s = -1
         if s < 0:
-            if free_top == 0:
-                return i, free_top, next_uid, n_ended
+            if free_top == 0 or not fits_nb(cols.shape[0] - free_top + 1, index.shape[0]):
+                return i, free_top, next_uid, hwm, n_ended
             free_top -= 1
             s = free[free_top]
-            keys[key] = s
+            hwm = max(hwm, s + 1)
+            insert(index, keys, a_hi, a_lo, b_hi, b_lo, meta, s)
             f = cols[s]
             f.uid = next_uid
             next_uid += 1
@@ -187,36 +188,27 @@ def update_flows(  # type: ignore[no-untyped-def]
         slot_out[i] = s
         dir_out[i] = 0 if from_client else 1
         i += 1
-    return i, free_top, next_uid, n_ended
+    return i, free_top, next_uid, hwm, n_ended
 
 
 @nb.njit(cache=True)
-def _drop_keys(keys, cols, slots):  # type: ignore[no-untyped-def]
-    for s in slots:
-        f = cols[s]
-        c_first = (f.c_hi, f.c_lo, f.cport) < (f.s_hi, f.s_lo, f.sport)
-        if c_first:
-            a_hi, a_lo, a_p, b_hi, b_lo, b_p = f.c_hi, f.c_lo, f.cport, f.s_hi, f.s_lo, f.sport
-        else:
-            a_hi, a_lo, a_p, b_hi, b_lo, b_p = f.s_hi, f.s_lo, f.sport, f.c_hi, f.c_lo, f.cport
-        meta = (
-            (np.uint64(a_p) << np.uint64(24))
-            | (np.uint64(b_p) << np.uint64(8))
-            | np.uint64(f.proto)
-        )
-        key = (a_hi, a_lo, b_hi, b_lo, meta)
-        if key in keys:
-            del keys[key]
-        f.uid = 0
+def _take(index, keys, cols, slots, out):  # type: ignore[no-untyped-def]
+    """Copy the flows in `slots` to `out`, unmap them and clear their uids (numpy's fancy
+    indexing copies a padded record field by field, ~150 ns a row)."""
+    for k in range(slots.shape[0]):
+        s = slots[k]
+        out[k] = cols[s]
+        remove(index, keys, s)
+        cols[s].uid = 0
 
 
 @nb.njit(cache=True)
-def _idle_slots(cols, now, idle_timeout, closed_timeout):  # type: ignore[no-untyped-def]
-    """Slots of the flows idle past their timeout at `now`, in slot order: one pass over the
-    table (numpy needed five full-table temporaries per sweep, and a scan sweeps per batch)."""
-    out = np.empty(cols.shape[0], dtype=np.intp)
+def _idle_slots(cols, hwm, now, idle_timeout, closed_timeout):  # type: ignore[no-untyped-def]
+    """Slots below `hwm` of the flows idle past their timeout at `now`, in slot order: one pass
+    (numpy needed five full-table temporaries per sweep, and a scan sweeps per batch)."""
+    out = np.empty(hwm, dtype=np.intp)
     n = 0
-    for i in range(cols.shape[0]):
+    for i in range(hwm):
         c = cols[i]
         if c.uid == 0:
             continue
@@ -227,24 +219,18 @@ def _idle_slots(cols, now, idle_timeout, closed_timeout):  # type: ignore[no-unt
     return out[:n]
 
 
-@nb.njit(cache=True)
-def _new_keys():  # type: ignore[no-untyped-def]
-    """An empty key → slot map, built in compiled code: `Dict.empty` called from Python compiles
-    the dict's methods at every start-up (~0.4 s), a cached kernel loads them from disk."""
-    return Dict.empty(key_type=KEY_TYPE, value_type=types.int64)
-
-
 class FlowTable:
     """Columnar flow table; `update` tags a batch, `expire`/`drain` hand back ended flows."""
 
     def __init__(
         self, capacity: int = 1 << 16, idle_timeout: float = 300.0, closed_timeout: float = 30.0
     ) -> None:
-        self.keys = _new_keys()
+        self.keys = FlowKeys(capacity)
         self.cols = np.zeros(capacity, dtype=FLOW_DTYPE)
         self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
         self.free_top = capacity
         self.next_uid = 1
+        self.hwm = 0  # slots >= hwm were never used (the free list hands out low slots first)
         self.idle_timeout = idle_timeout
         self.closed_timeout = closed_timeout
         self.sweep_every = min(closed_timeout, idle_timeout) / 6
@@ -263,6 +249,7 @@ class FlowTable:
         free[self.free_top : self.free_top + old] = np.arange(old * 2 - 1, old - 1, -1)
         self.free = free
         self.free_top += old
+        self.keys.grow_slots(old * 2)
 
     def update(
         self, pk: Packets, ts: npt.NDArray[np.float64]
@@ -277,24 +264,14 @@ class FlowTable:
         ended_parts = []
         i = 0
         while i < n:
-            i, self.free_top, self.next_uid, n_ended = update_flows(
-                self.keys,
-                self.cols,
-                self.free,
-                self.free_top,
-                self.next_uid,
-                pk,
-                ts,
-                i,
-                slot,
-                direction,
-                new,
-                ended,
-                n_ended,
-            )
+            i, self.free_top, self.next_uid, self.hwm, n_ended = update_flows(
+                self.keys.index, self.keys.keys, self.cols, self.free, self.free_top,
+                self.next_uid, self.hwm, pk, ts, i, slot, direction, new, ended, n_ended,
+            )  # fmt: skip
             if i < n:
                 if self.free_top == 0:
                     self._grow()
+                self.keys.reserve(len(self) + 1)
                 if n_ended >= len(ended):
                     ended_parts.append(ended[:n_ended].copy())
                     n_ended = 0
@@ -304,25 +281,25 @@ class FlowTable:
     def expire(self, now: float) -> Flows:
         """Remove and return flows idle past their timeout at packet time `now`.
 
-        The sweep reads the whole table, so it runs only every `sweep_every` seconds of packet
-        time (or when time goes backwards, as in concatenated captures); timeouts are therefore
-        honoured within that granularity.
+        The sweep reads the used part of the table, so it runs only every `sweep_every` seconds
+        of packet time (or when time goes backwards, as in concatenated captures); timeouts are
+        therefore honoured within that granularity.
         """
         if 0 <= now - self._last_sweep < self.sweep_every:
             return np.zeros(0, dtype=FLOW_DTYPE)
         self._last_sweep = now
-        gone = _idle_slots(self.cols, now, self.idle_timeout, self.closed_timeout)
+        gone = _idle_slots(self.cols, self.hwm, now, self.idle_timeout, self.closed_timeout)
         return self._remove(gone)
 
     def drain(self) -> Flows:
         """Remove and return every flow (end of input)."""
-        return self._remove(np.flatnonzero(self.cols["uid"] != 0))
+        return self._remove(np.flatnonzero(self.cols["uid"][: self.hwm] != 0))
 
     def _remove(self, slots: npt.NDArray[np.intp]) -> Flows:
         if not len(slots):
             return np.zeros(0, dtype=FLOW_DTYPE)
-        out = self.cols[slots].copy()
-        _drop_keys(self.keys, self.cols, slots.astype(np.int64))
+        out = np.zeros(len(slots), dtype=FLOW_DTYPE)
+        _take(self.keys.index, self.keys.keys, self.cols, slots, out)
         self.free[self.free_top : self.free_top + len(slots)] = slots
         self.free_top += len(slots)
         return out
