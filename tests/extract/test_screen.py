@@ -8,7 +8,7 @@ A listed name, or its listed parent, and a miner's product token are always MAYB
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from detector.screen import (
 )
 from detector.signatures.http_mining import HTTP_HEADS, MINER_AGENTS, HttpMiningSignature
 from minewatch.lists import build_matcher
+from pipelines.batch import PacketBatch
 from pipelines.scan import Scanner, ScanStats, read_batches
 
 from .builders import client_hello, dns_query, header, wire_name
@@ -47,20 +48,28 @@ from .test_tls_fast import real_hellos
 NO_NAMES = name_table([])
 
 
+def shared_files() -> list[Path]:
+    return sorted(p for d in (BENIGN, MINING) for p in d.iterdir()
+                  if p.suffix in (".pcap", ".pcapng"))  # fmt: skip
+
+
+def _batches() -> Iterator[tuple[int, PacketBatch]]:
+    """(file number, decoded batch) over every shared capture."""
+    for k, path in enumerate(shared_files()):
+        for batch, _ in read_batches(path, ScanStats()):
+            yield k, batch
+
+
 @cache
 def real_dns() -> tuple[bytes, ...]:
     """Every UDP payload on a DNS port in the shared captures."""
     out = []
-    for folder in (BENIGN, MINING):
-        for path in sorted(folder.iterdir()):
-            if path.suffix not in (".pcap", ".pcapng"):
-                continue
-            for batch, _ in read_batches(Path(path), ScanStats()):
-                pk = batch.packets
-                dns = np.isin(pk["sport"], DNS_PORTS) | np.isin(pk["dport"], DNS_PORTS)
-                for p in pk[dns & (pk["proto"] == 17) & (pk["payload_len"] > 0)]:
-                    off, n = int(p["payload_off"]), int(p["payload_len"])
-                    out.append(batch.buf[off : off + n].tobytes())
+    for _, batch in _batches():
+        pk = batch.packets
+        dns = np.isin(pk["sport"], DNS_PORTS) | np.isin(pk["dport"], DNS_PORTS)
+        for p in pk[dns & (pk["proto"] == 17) & (pk["payload_len"] > 0)]:
+            off, n = int(p["payload_off"]), int(p["payload_len"])
+            out.append(batch.buf[off : off + n].tobytes())
     return tuple(out)
 
 
@@ -221,8 +230,7 @@ def test_scan_with_and_without_the_screen_is_the_same() -> None:
     """Whole scans of every shared capture: same hits and the same name counts, with the
     built-in list and with one that lists names the benign captures ask about."""
     need_shared()
-    files = sorted(p for d in (BENIGN, MINING) for p in d.iterdir()
-                   if p.suffix in (".pcap", ".pcapng"))  # fmt: skip
+    files = shared_files()
     builtin, _ = build_matcher()
     asked = {q for m in real_dns() if (q := dns_qname(m)) and q.count(".") >= 1}
     common = sorted({q.split(".", q.count(".") - 1)[-1] for q in asked})[:40]
@@ -253,26 +261,22 @@ HTTP_SIG = HttpMiningSignature()
 def real_http() -> tuple[bytes, ...]:
     """The first payload of each TCP direction that starts like HTTP, from every shared capture."""
     out = []
-    for folder in (BENIGN, MINING):
-        for path in sorted(folder.iterdir()):
-            if path.suffix not in (".pcap", ".pcapng"):
+    seen: set[tuple[int, ...]] = set()
+    starts = {h[:4] for h in HTTP_HEADS}
+    for k, batch in _batches():
+        pk = batch.packets
+        for p in pk[(pk["proto"] == 6) & (pk["payload_len"] > 0)]:
+            key = (
+                k,
+                *(int(p[f]) for f in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")),
+            )
+            if key in seen:
                 continue
-            seen: set[tuple[int, ...]] = set()
-            for batch, _ in read_batches(Path(path), ScanStats()):
-                for p in batch.packets[
-                    (batch.packets["proto"] == 6) & (batch.packets["payload_len"] > 0)
-                ]:
-                    key = tuple(
-                        int(p[k])
-                        for k in ("src_hi", "src_lo", "sport", "dst_hi", "dst_lo", "dport")
-                    )
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    off, n = int(p["payload_off"]), int(p["payload_len"])
-                    data = batch.buf[off : off + n].tobytes()
-                    if data[:4] in {h[:4] for h in HTTP_HEADS}:
-                        out.append(data[:STREAM_CAP])
+            seen.add(key)
+            off, n = int(p["payload_off"]), int(p["payload_len"])
+            data = batch.buf[off : off + n].tobytes()
+            if data[:4] in starts:
+                out.append(data[:STREAM_CAP])
     return tuple(out)
 
 
