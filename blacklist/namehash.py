@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 
@@ -25,8 +26,26 @@ def fnv1a64(data: bytes) -> int:
     return h
 
 
+@nb.njit(cache=True)
+def _hash_all(blob, ends):  # type: ignore[no-untyped-def]
+    """FNV-1a 64 of each name blob[ends[k-1]:ends[k]] (a list of 1M entries has ~100k names:
+    hashing them in Python took a quarter of a second per 100k)."""
+    out = np.empty(ends.shape[0], dtype=np.uint64)
+    start = 0
+    for k in range(ends.shape[0]):
+        h = np.uint64(FNV_OFFSET)
+        for i in range(start, ends[k]):
+            h = (h ^ np.uint64(blob[i])) * np.uint64(FNV_PRIME)
+        out[k] = h
+        start = ends[k]
+    return out
+
+
 def name_table(names: Iterable[str]) -> npt.NDArray[np.uint64]:
     """Sorted unique hashes of the given names (a matcher's domain keys), read-only."""
-    hashes = np.array(sorted({fnv1a64(n.encode()) for n in names}), dtype=np.uint64)
+    encoded = [n.encode() for n in names]
+    ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+    blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    hashes = np.unique(_hash_all(blob, ends))
     hashes.flags.writeable = False
     return hashes

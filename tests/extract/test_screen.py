@@ -174,9 +174,11 @@ def test_what_python_reads_differently_goes_to_python() -> None:
     assert _check_tls(client_hello(None), matcher) == CLEAN_NO_NAME
 
 
-def test_hash_table_is_the_python_hash() -> None:
-    table = name_table(["a.example", "b.example"])
-    assert sorted(table.tolist()) == sorted(fnv1a64(n) for n in (b"a.example", b"b.example"))
+@given(st.lists(st.text(max_size=30), max_size=40))
+def test_hash_table_is_the_python_hash(names: list[str]) -> None:
+    table = name_table(names)
+    encoded = [n.encode() for n in names]
+    assert table.tolist() == sorted({fnv1a64(n) for n in encoded})
     assert not table.flags.writeable
 
 
