@@ -1,24 +1,117 @@
-"""The `minewatch` command line."""
+"""The `minewatch` command line.
+
+Start-up stays cheap (`minewatch --help`, cron runs of `hits` or `cases list`): this module imports
+only click. Every command is named in COMMANDS with its short help, and its module is imported
+when the command is run or asked for its own --help; the commands import their heavy libraries
+(numba kernels, SQLAlchemy, FastAPI, ...) inside their bodies.
+"""
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from gettext import gettext
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import click
 
 from minewatch import __version__
-from minewatch.cli_bgp import bgp_feed
-from minewatch.cli_cases import cases, db
-from minewatch.cli_export import export_cmd, export_scheduler_cmd
-from minewatch.cli_feeds import feeds
-from minewatch.cli_live import capture, collect, load_matcher
-from minewatch.cli_serve import apikey, serve
-from minewatch.cli_subscribers import subscribers
-from minewatch.output import HitPrinter, print_summary
+
+
+class Entry(NamedTuple):
+    """Where a subcommand lives and what `minewatch --help` says about it without importing it."""
+
+    target: str  # "module:attribute" of the click command or group
+    help: str  # the command's first help sentence (tests/test_cli_startup.py checks they agree)
+
+
+# The one registry of `minewatch` subcommands (a new command is one entry here).
+COMMANDS: dict[str, Entry] = {
+    "apikey": Entry(
+        "minewatch.cli_serve:apikey",
+        "Create, revoke and list API keys (roles: admin, analyst, export).",
+    ),
+    "bgp-feed": Entry(
+        "minewatch.cli_bgp:bgp_feed",
+        "Announce the block list to ExaBGP and follow its changes (run by ExaBGP).",
+    ),
+    "capture": Entry(
+        "minewatch.cli_live:capture",
+        "Detect mining live on a mirror port (AF_PACKET TPACKET_V3 rings, one per worker).",
+    ),
+    "cases": Entry(
+        "minewatch.cli_cases:cases",
+        "Cases per subscriber and pool endpoint: list, show, move through the workflow.",
+    ),
+    "collect": Entry(
+        "minewatch.cli_live:collect",
+        "Collect NetFlow v5/v9, IPFIX and sFlow; report mining per subscriber and pool.",
+    ),
+    "db": Entry("minewatch.cli_cases:db", "Database schema and maintenance."),
+    "export": Entry(
+        "minewatch.cli_export:export_cmd",
+        "Write the current block list to a file; prints the list version and sha256.",
+    ),
+    "export-scheduler": Entry(
+        "minewatch.cli_export:export_scheduler_cmd",
+        "Rewrite router files atomically whenever the block-list version changes.",
+    ),
+    "feeds": Entry(
+        "minewatch.cli_feeds:feeds",
+        "Block-list feeds: sources, refreshes, versions, checks, analyst entries.",
+    ),
+    "hits": Entry("minewatch.cli:hits", "List stored hits."),
+    "scan": Entry(
+        "minewatch.cli:scan",
+        "Scan pcap/pcapng files (or directories of them) for mining connections.",
+    ),
+    "serve": Entry("minewatch.cli_serve:serve", "Run the HTTP API (OpenAPI at /v1/docs)."),
+    "subscribers": Entry(
+        "minewatch.cli_subscribers:subscribers",
+        "Subscriber attribution: registry, RADIUS sessions, lookups.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands come from a registry and are imported on first use; its own
+    --help lists them with the registry's short help, importing none."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, Entry], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name].target.partition(":")
+            cmd = getattr(importlib.import_module(module), attr)
+            if not isinstance(cmd, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name].target} is not a click command")
+            self.add_command(cmd, cmd_name)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, but a command not imported yet is shown by a stand-in carrying its
+        registry help, so listing the commands imports none of them."""
+        shown = [
+            (name, self.commands.get(name) or click.Command(name, help=self.lazy[name].help))
+            for name in self.list_commands(ctx)
+        ]
+        shown = [(name, cmd) for name, cmd in shown if not cmd.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section(gettext("Commands")):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in shown])
+
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 
@@ -35,13 +128,13 @@ def _expand(paths: tuple[str, ...]) -> Iterator[Path]:
             yield path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="minewatch")
 def main() -> None:
     """minewatch: find cryptocurrency-mining connections in carrier networks."""
 
 
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--db", "db_url", metavar="URL", help="SQLAlchemy URL (default: $MINEWATCH_DB or "
               "a SQLite file in ~/.local/share/minewatch).")  # fmt: skip
@@ -60,6 +153,8 @@ def scan(
     fmt: str, progress: bool | None, workers: int,
 ) -> None:  # fmt: skip
     """Scan pcap/pcapng files (or directories of them) for mining connections."""
+    from minewatch.cli_live import load_matcher
+    from minewatch.output import HitPrinter, print_summary
     from minewatch.scanrun import run_scan
     from pipelines.parallel import WorkerError, default_workers, prestart
 
@@ -93,7 +188,7 @@ def scan(
         sys.exit(2)
 
 
-@main.command()
+@click.command()
 @click.option("--db", "db_url", metavar="URL", help="SQLAlchemy URL (default as for scan).")
 @click.option("--since", metavar="T", help="Only hits active at or after T (ISO 8601 time or "
               "date, or a relative age like 24h, 7d).")  # fmt: skip
@@ -102,6 +197,7 @@ def scan(
               show_default=True)  # fmt: skip
 def hits(db_url: str | None, since: str | None, limit: int | None, fmt: str) -> None:
     """List stored hits."""
+    from minewatch.output import HitPrinter
     from store.db import connect, iter_hits
 
     try:
@@ -128,16 +224,3 @@ def parse_since(text: str) -> datetime:
         msg = f"not a time: {text!r} (use ISO 8601 like 2024-05-01T12:00Z, or an age like 24h)"
         raise ValueError(msg) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-main.add_command(feeds)
-main.add_command(collect)
-main.add_command(capture)
-main.add_command(cases)
-main.add_command(db)
-main.add_command(subscribers)
-main.add_command(serve)
-main.add_command(apikey)
-main.add_command(bgp_feed)
-main.add_command(export_cmd)
-main.add_command(export_scheduler_cmd)

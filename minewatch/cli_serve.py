@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.config import ConfigError, Settings, load_settings
-
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from api.config import Settings
 
 DB_HELP = "SQLAlchemy URL (default: the config's db_url, $MINEWATCH_DB or the SQLite file)."
 
 
 def settings_from(config: str | None, **overrides: object) -> Settings:
     """The settings (file, then MINEWATCH_*, then non-None `overrides`); errors are usage errors."""
+    from api.config import ConfigError, Settings, load_settings  # pydantic: only when needed
+
     try:
         settings = load_settings(config)
     except ConfigError as exc:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
-from detector.hits import FlowHit, iso
-from pipelines.scan import ScanStats
+from detector.hits import iso
+
+if TYPE_CHECKING:
+    from detector.hits import FlowHit
+    from pipelines.scan import ScanStats  # numba kernels: `minewatch hits` need not load them
 
 _COLUMNS = ("first_ts", "class", "variant", "conf", "client", "server", "evidence", "detail")
 
