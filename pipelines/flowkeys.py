@@ -10,12 +10,29 @@ and a boxed, refcounted structure. Here:
   collisions probe linearly. A lookup compares tags before it reads a key row; a removal shifts
   the rest of its probe run back (no tombstones); growing rehashes tags only, never keys.
 
+The hash is keyed per map by a random 64-bit seed (`FlowKeys(seed=...)`, default
+`secrets.randbits(64)`). Keys come off a mirror port, so an unkeyed hash lets whoever knows the
+code send 5-tuples that share one home: linear-probe runs as long as the flood, a stalled capture
+worker, kernel drops. A multiply-sum of the words is no defence even with secret multipliers or a
+secret added before the finaliser: products carry bits only upwards, so keys that differ only in
+the top bits of two words (two IPv6 interface ids) have sums that differ only in those bits, and
+2**16 such keys share 256 hashes whatever the secret. So the words are mixed NH-style (UMAC): each
+word's 32-bit halves, each offset by its own secret 32-bit key, are multiplied together and the
+products summed; two distinct keys then collide over all 64 bits with probability about 2**-32
+over the seed, and which keys share a home cannot be worked out without the seed. The seed
+expands (splitmix64) into `hk`, ten 32-bit keys the kernels take as an argument: a module global
+would be frozen into numba's on-disk cache and shared by every process. Nothing but probe order
+depends on the seed: tags live in the index, so growing needs no seed, and slots come from the
+caller's free list, so a flow table behaves the same under any seed.
+
 The caller keeps the load at or below 1/2: `fits(n, len(index))` before an insert, else `grown`.
 The index is sized by live keys, not slots, so for typical traffic it stays in L1/L2 cache.
 Kernels take the arrays themselves, so they compile once and load from numba's on-disk cache.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import numba as nb
 import numpy as np
@@ -26,29 +43,45 @@ KEY_WORDS = 5
 MAX_SLOTS = (1 << 32) - 1  # the slot lives in an entry's lower 32 bits (all ones is EMPTY)
 MAX_INDEX = 1 << 32  # an entry's home comes from its 32-bit tag
 _LOW = np.uint64(0xFFFF_FFFF)
-_M = (
-    np.uint64(0x9E3779B97F4A7C15),
-    np.uint64(0xC2B2AE3D27D4EB4F),
-    np.uint64(0x165667B19E3779F9),
-    np.uint64(0xD6E8FEB86659FD93),
-    np.uint64(0xFF51AFD7ED558CCD),
-    np.uint64(0xC4CEB9FE1A85EC53),
-)
+_MIX = np.uint64(0xC4CEB9FE1A85EC53)
+HASH_KEY_WORDS = 2 * KEY_WORDS  # a secret 32-bit offset for each half of each key word
+_M64 = (1 << 64) - 1
 U32 = np.uint64(32)
 
 
+def hash_key(seed: int) -> npt.NDArray[np.uint64]:
+    """The kernels' hash key for a 64-bit `seed`: ten 32-bit offsets (splitmix64 outputs)."""
+    if not 0 <= seed <= _M64:
+        raise ValueError(f"flow key seed {seed} is not a 64-bit unsigned integer")
+    hk = np.empty(HASH_KEY_WORDS, dtype=np.uint64)
+    for i in range(KEY_WORDS):
+        seed = (seed + 0x9E3779B97F4A7C15) & _M64
+        z = ((seed ^ (seed >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        z ^= z >> 31
+        hk[2 * i], hk[2 * i + 1] = z & 0xFFFF_FFFF, z >> 32
+    return hk
+
+
 @nb.njit(cache=True, inline="always")
-def _tag(k0, k1, k2, k3, k4):  # type: ignore[no-untyped-def]
-    """Upper 32 bits of a 64-bit hash of the key (independent multiplies, then a finaliser)."""
+def _nh(hk, i, k):  # type: ignore[no-untyped-def]
+    """Key word `k`'s NH term: its low and high halves, each plus its secret, multiplied."""
+    return ((k + hk[2 * i]) & _LOW) * (((k >> U32) + hk[2 * i + 1]) & _LOW)
+
+
+@nb.njit(cache=True, inline="always")
+def _tag(hk, k0, k1, k2, k3, k4):  # type: ignore[no-untyped-def]
+    """Upper 32 bits of the key's 64-bit hash under hash key `hk` (an NH sum, then a finaliser
+    that brings its well-mixed upper bits down before the upper half is taken)."""
     h = (
-        np.uint64(k0) * _M[0]
-        + np.uint64(k1) * _M[1]
-        + np.uint64(k2) * _M[2]
-        + np.uint64(k3) * _M[3]
-        + np.uint64(k4) * _M[4]
+        _nh(hk, 0, np.uint64(k0))
+        + _nh(hk, 1, np.uint64(k1))
+        + _nh(hk, 2, np.uint64(k2))
+        + _nh(hk, 3, np.uint64(k3))
+        + _nh(hk, 4, np.uint64(k4))
     )
     h ^= h >> np.uint64(29)
-    h *= _M[5]
+    h *= _MIX
     h ^= h >> np.uint64(31)
     return h >> U32
 
@@ -62,9 +95,9 @@ fits_nb = nb.njit(cache=True, inline="always")(fits)  # the same rule, for the k
 
 
 @nb.njit(cache=True)
-def find(index, keys, k0, k1, k2, k3, k4):  # type: ignore[no-untyped-def]
+def find(index, keys, hk, k0, k1, k2, k3, k4):  # type: ignore[no-untyped-def]
     """The slot of key (k0..k4), or -1."""
-    tag = _tag(k0, k1, k2, k3, k4)
+    tag = _tag(hk, k0, k1, k2, k3, k4)
     mask = np.uint64(index.shape[0] - 1)
     pos = tag & mask
     while True:
@@ -85,7 +118,7 @@ def find(index, keys, k0, k1, k2, k3, k4):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def insert(index, keys, k0, k1, k2, k3, k4, slot):  # type: ignore[no-untyped-def]
+def insert(index, keys, hk, k0, k1, k2, k3, k4, slot):  # type: ignore[no-untyped-def]
     """Map key (k0..k4), which must be absent, to `slot`, which must be unused; the caller has
     checked `fits`."""
     keys[slot, 0] = k0
@@ -93,7 +126,7 @@ def insert(index, keys, k0, k1, k2, k3, k4, slot):  # type: ignore[no-untyped-de
     keys[slot, 2] = k2
     keys[slot, 3] = k3
     keys[slot, 4] = k4
-    tag = _tag(k0, k1, k2, k3, k4)
+    tag = _tag(hk, k0, k1, k2, k3, k4)
     mask = np.uint64(index.shape[0] - 1)
     pos = tag & mask
     while index[pos] != EMPTY:
@@ -102,10 +135,10 @@ def insert(index, keys, k0, k1, k2, k3, k4, slot):  # type: ignore[no-untyped-de
 
 
 @nb.njit(cache=True)
-def remove(index, keys, slot):  # type: ignore[no-untyped-def]
+def remove(index, keys, hk, slot):  # type: ignore[no-untyped-def]
     """Unmap `slot`'s key; False if it was not mapped. Later entries of the probe run move back
     into the hole when their home allows, so lookups never need tombstones."""
-    tag = _tag(keys[slot, 0], keys[slot, 1], keys[slot, 2], keys[slot, 3], keys[slot, 4])
+    tag = _tag(hk, keys[slot, 0], keys[slot, 1], keys[slot, 2], keys[slot, 3], keys[slot, 4])
     want = (tag << U32) | np.uint64(slot)
     mask = np.uint64(index.shape[0] - 1)
     hole = tag & mask
@@ -126,7 +159,8 @@ def remove(index, keys, slot):  # type: ignore[no-untyped-def]
 
 @nb.njit(cache=True)
 def grown(index, size):  # type: ignore[no-untyped-def]
-    """The entries of `index` placed in a new index of `size` entries (a power of two)."""
+    """The entries of `index` placed in a new index of `size` entries (a power of two). Homes
+    come from the stored tags, which already carry the hash key: growing needs no key."""
     out = np.full(size, EMPTY, dtype=np.uint64)
     mask = np.uint64(size - 1)
     for e in index:
@@ -142,12 +176,15 @@ Key = tuple[int, int, int, int, int]
 
 
 class FlowKeys:
-    """The map's arrays (`index`, `keys`) with Python-side growth and single-key access; the
-    flow kernels call `find`/`insert`/`remove` on the arrays directly."""
+    """The map's arrays (`index`, `keys`) and hash key (`hk`, from the 64-bit `seed`, random
+    unless given) with Python-side growth and single-key access; the flow kernels call
+    `find`/`insert`/`remove` on the arrays directly."""
 
-    def __init__(self, slots: int, size: int = 1024) -> None:
+    def __init__(self, slots: int, size: int = 1024, seed: int | None = None) -> None:
         if size & (size - 1) or not 0 < size <= MAX_INDEX or slots > MAX_SLOTS:
             raise ValueError(f"bad flow key map size {size} (a power of two) or slots {slots}")
+        self.seed = secrets.randbits(64) if seed is None else seed
+        self.hk = hash_key(self.seed)
         self.index: npt.NDArray[np.uint64] = np.full(size, EMPTY, dtype=np.uint64)
         self.keys: npt.NDArray[np.uint64] = np.zeros((slots, KEY_WORDS), dtype=np.uint64)
 
@@ -174,18 +211,18 @@ class FlowKeys:
 
     def get(self, key: Key) -> int:
         """The slot of `key`, or -1."""
-        return int(find(self.index, self.keys, *_words(key)))
+        return int(find(self.index, self.keys, self.hk, *_words(key)))
 
     def put(self, key: Key, slot: int) -> None:
         """Map an absent `key` to an unused `slot`."""
         if self.get(key) >= 0:
             raise KeyError(f"flow key {key} already mapped")
         self.reserve(len(self) + 1)
-        insert(self.index, self.keys, *_words(key), np.int64(slot))
+        insert(self.index, self.keys, self.hk, *_words(key), np.int64(slot))
 
     def discard(self, slot: int) -> bool:
         """Unmap `slot`'s key; False if it was not mapped."""
-        return bool(remove(self.index, self.keys, np.int64(slot)))
+        return bool(remove(self.index, self.keys, self.hk, np.int64(slot)))
 
 
 def _words(key: Key) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, np.uint64]:

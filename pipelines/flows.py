@@ -6,7 +6,8 @@ initiator when the handshake is seen (SYN without ACK, or the receiver of a SYN/
 port heuristic: the side with an ephemeral port (>= 32768), else the higher port, else whoever
 spoke first. Flows leave the table when idle or closed (FIN/RST) and are handed back as records,
 so memory depends on concurrent flows, never on capture size. Keys map to slots through
-`pipelines.flowkeys` (open addressing in numpy arrays).
+`pipelines.flowkeys` (open addressing in numpy arrays, hashed under a per-table random seed;
+nothing but probe order depends on it).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _is_client_port(p: int, q: int) -> bool:
 
 @nb.njit(cache=True)
 def update_flows(  # type: ignore[no-untyped-def]
-    index, keys, cols, free, free_top, next_uid, hwm, pk, ts, start,
+    index, keys, hk, cols, free, free_top, next_uid, hwm, pk, ts, start,
     slot_out, dir_out, new_out, ended, n_ended,
 ):  # fmt: skip
     """Assign packets pk[start:] to flows; stops early when free slots, room in the key index
@@ -107,7 +108,7 @@ def update_flows(  # type: ignore[no-untyped-def]
         )
         flags = p.tcp_flags if p.proto == 6 else 0
         syn_only = (flags & TH_SYN) != 0 and (flags & TH_ACK) == 0
-        s = find(index, keys, a_hi, a_lo, b_hi, b_lo, meta)
+        s = find(index, keys, hk, a_hi, a_lo, b_hi, b_lo, meta)
         if s >= 0 and cols[s].closed != 0 and syn_only and cols[s].pkts_c2s + cols[s].pkts_s2c > 1:
             # a new connection on a closed 5-tuple (port reuse): end the old flow first
             if n_ended >= ended.shape[0]:
@@ -117,7 +118,7 @@ def update_flows(  # type: ignore[no-untyped-def]
             free[free_top] = s
             free_top += 1
             cols[s].uid = 0
-            remove(index, keys, s)
+            remove(index, keys, hk, s)
             s = -1
         if s < 0:
             if free_top == 0 or not fits_nb(cols.shape[0] - free_top + 1, index.shape[0]):
@@ -125,7 +126,7 @@ def update_flows(  # type: ignore[no-untyped-def]
             free_top -= 1
             s = free[free_top]
             hwm = max(hwm, s + 1)
-            insert(index, keys, a_hi, a_lo, b_hi, b_lo, meta, s)
+            insert(index, keys, hk, a_hi, a_lo, b_hi, b_lo, meta, s)
             f = cols[s]
             f.uid = next_uid
             next_uid += 1
@@ -192,13 +193,13 @@ def update_flows(  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True)
-def _take(index, keys, cols, slots, out):  # type: ignore[no-untyped-def]
+def _take(index, keys, hk, cols, slots, out):  # type: ignore[no-untyped-def]
     """Copy the flows in `slots` to `out`, unmap them and clear their uids (numpy's fancy
     indexing copies a padded record field by field, ~150 ns a row)."""
     for k in range(slots.shape[0]):
         s = slots[k]
         out[k] = cols[s]
-        remove(index, keys, s)
+        remove(index, keys, hk, s)
         cols[s].uid = 0
 
 
@@ -220,12 +221,19 @@ def _idle_slots(cols, hwm, now, idle_timeout, closed_timeout):  # type: ignore[n
 
 
 class FlowTable:
-    """Columnar flow table; `update` tags a batch, `expire`/`drain` hand back ended flows."""
+    """Columnar flow table; `update` tags a batch, `expire`/`drain` hand back ended flows.
+
+    `seed` keys the flow key hash (`FlowKeys`): random unless given; results never depend on it.
+    """
 
     def __init__(
-        self, capacity: int = 1 << 16, idle_timeout: float = 300.0, closed_timeout: float = 30.0
+        self,
+        capacity: int = 1 << 16,
+        idle_timeout: float = 300.0,
+        closed_timeout: float = 30.0,
+        seed: int | None = None,
     ) -> None:
-        self.keys = FlowKeys(capacity)
+        self.keys = FlowKeys(capacity, seed=seed)
         self.cols = np.zeros(capacity, dtype=FLOW_DTYPE)
         self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
         self.free_top = capacity
@@ -265,7 +273,7 @@ class FlowTable:
         i = 0
         while i < n:
             i, self.free_top, self.next_uid, self.hwm, n_ended = update_flows(
-                self.keys.index, self.keys.keys, self.cols, self.free, self.free_top,
+                self.keys.index, self.keys.keys, self.keys.hk, self.cols, self.free, self.free_top,
                 self.next_uid, self.hwm, pk, ts, i, slot, direction, new, ended, n_ended,
             )  # fmt: skip
             if i < n:
@@ -299,7 +307,7 @@ class FlowTable:
         if not len(slots):
             return np.zeros(0, dtype=FLOW_DTYPE)
         out = np.zeros(len(slots), dtype=FLOW_DTYPE)
-        _take(self.keys.index, self.keys.keys, self.cols, slots, out)
+        _take(self.keys.index, self.keys.keys, self.keys.hk, self.cols, slots, out)
         self.free[self.free_top : self.free_top + len(slots)] = slots
         self.free_top += len(slots)
         return out

@@ -1,4 +1,5 @@
-"""The flow key map (open addressing in numpy arrays) against a Python dict, and its edge cases."""
+"""The flow key map (open addressing in numpy arrays) against a Python dict, its edge cases, and
+its keyed hash (results independent of the seed; floods built for one seed do not carry over)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.batch import PACKET_DTYPE, ST_OK
-from pipelines.flowkeys import EMPTY, FlowKeys, Key, _tag, grown
+from pipelines.decoders.packet import decode
+from pipelines.flowkeys import EMPTY, U32, FlowKeys, Key, _tag, grown, hash_key
 from pipelines.flows import FlowTable
+from pipelines.sources.pcapfile import PcapFileSource
+from tests.conftest import MINING, SAMPLES, captures
 
 BIG = (1 << 64) - 1
+SEED = 0x5EED_0F_F10C_5EED
 
 
-def _home(key: Key, size: int) -> int:
-    return int(_tag(*(np.uint64(w) for w in key))) & (size - 1)
+def _home(key: Key, size: int, seed: int = SEED) -> int:
+    return int(_tag(hash_key(seed), *(np.uint64(w) for w in key))) & (size - 1)
 
 
 def _check(m: FlowKeys, model: dict[Key, int]) -> None:
@@ -73,7 +78,7 @@ def test_collisions_in_one_probe_run(home: int) -> None:
         if _home(key, size) == home:  # type: ignore[arg-type]
             same.append(key)  # type: ignore[arg-type]
     for trial in range(20):
-        m = FlowKeys(slots=8, size=size)
+        m = FlowKeys(slots=8, size=size, seed=SEED)
         for slot, key in enumerate(same):
             m.put(key, slot)
         assert len(m.index) == size
@@ -148,3 +153,124 @@ def test_flow_table_grows_slots_and_index_then_empties() -> None:
     gone = table.expire(1000.0)
     assert len(gone) == n and (gone["pkts_c2s"] == 2).all()
     assert len(table) == len(table.keys) == 0
+
+
+def _lookups(ops: list[tuple[bool, Key]], seed: int) -> list[int]:
+    """Apply `ops` to a map under `seed` (slots from a free list, as in the flow table); return
+    every lookup's answer and, at the end, every key's slot and the map's size."""
+    m = FlowKeys(slots=2, size=2, seed=seed)
+    assert m.seed == seed
+    mapped: dict[Key, int] = {}
+    free = [1, 0]
+    seen = []
+    for add, key in ops:
+        if add and key not in mapped:
+            if not free:
+                n = len(m.keys)
+                m.grow_slots(2 * n)
+                free = list(range(2 * n - 1, n - 1, -1))
+            mapped[key] = free.pop()
+            m.put(key, mapped[key])
+        elif not add and key in mapped:
+            slot = mapped.pop(key)
+            seen.append(int(m.discard(slot)))
+            free.append(slot)
+        seen.append(m.get(key))
+    _check(m, mapped)
+    return [*seen, *(m.get(k) for _, k in ops), len(m), len(m.index)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=ops, a=st.integers(0, BIG), b=st.integers(0, BIG))
+def test_lookups_do_not_depend_on_the_seed(ops: list[tuple[bool, Key]], a: int, b: int) -> None:
+    assert _lookups(ops, a) == _lookups(ops, b)
+
+
+def test_seed_is_random_by_default_and_checked() -> None:
+    assert len({FlowKeys(slots=1).seed for _ in range(4)}) == 4
+    assert FlowTable(capacity=4, seed=7).keys.seed == 7
+    assert not (hash_key(1) == hash_key(2)).any() and (hash_key(BIG) >> U32 == 0).all()
+    for bad in (-1, BIG + 1):
+        with pytest.raises(ValueError):
+            FlowKeys(slots=1, seed=bad)
+
+
+def _longest_probe(m: FlowKeys) -> int:
+    """Probes the slowest lookup of a mapped key takes: its entry's distance from home, plus 1."""
+    mask = len(m.index) - 1
+    pos = np.flatnonzero(m.index != EMPTY).astype(np.uint64)
+    home = (m.index[pos] >> U32) & np.uint64(mask)
+    return int(((pos - home) & np.uint64(mask)).max()) + 1
+
+
+def test_a_flood_built_for_one_seed_spreads_under_another() -> None:
+    """Hash flooding: 64 keys found (by brute force, as an attacker who knew the seed could) to
+    share one home in a 128-entry index make one probe run of 64 under that seed; under another
+    seed the same keys spread out."""
+    size, n, home = 128, 64, 5
+    rng = random.Random(1)
+    flood: list[Key] = []
+    while len(flood) < n:  # a spoofed IPv6 source interface id and source port, say
+        key = (
+            0x20010DB8_00000000,
+            rng.getrandbits(64),
+            0x20010DB8_00000000,
+            1,
+            rng.getrandbits(40),
+        )
+        if _home(key, size, SEED) == home:
+            flood.append(key)
+    for seed, longest in ((SEED, n), (SEED + 1, None)):
+        m = FlowKeys(slots=n, size=size, seed=seed)
+        for slot, key in enumerate(flood):
+            m.put(key, slot)
+        assert len(m.index) == size
+        _check(m, {k: s for s, k in enumerate(flood)})
+        if longest:
+            assert _longest_probe(m) == longest
+        else:
+            assert _longest_probe(m) <= 12
+
+
+def test_top_bit_differences_do_not_collide() -> None:
+    """Keys differing only in the top bits of two words (say two IPv6 interface ids): under a
+    multiply-sum hash, whatever its multipliers or seed, their sums differ only in those top
+    bits, so 64 x 64 keys share 64 hashes. Every one gets its own tag here."""
+    grid = [
+        (0x20010DB8_00000000, x << 58 | 1, 0x20010DB8_00000000, y << 58 | 2, 443 << 24 | 6)
+        for x in range(64)
+        for y in range(64)
+    ]
+    for seed in (SEED, 0, BIG):
+        hk = hash_key(seed)
+        assert len({int(_tag(hk, *(np.uint64(w) for w in k))) for k in grid}) == len(grid)
+        m = FlowKeys(slots=len(grid), size=2 * len(grid), seed=seed)
+        for slot, key in enumerate(grid):
+            m.put(key, slot)
+        assert _longest_probe(m) <= 40
+
+
+def _run_captures(seed: int) -> list[np.ndarray]:
+    """Everything a flow table hands out over the sample (and shared mining) captures: per batch
+    slots, directions, new flags, port-reused and expired flows, then the drained flows."""
+    files = captures(SAMPLES) + (captures(MINING) if MINING.is_dir() else [])
+    table = FlowTable(capacity=8, seed=seed)  # tiny: slots and index grow
+    out: list[np.ndarray] = []
+    for path in files:
+        for ch in PcapFileSource(path):
+            pk = decode(ch.buf, ch.records)
+            out.extend(table.update(pk, ch.records["ts"]))
+            out.append(table.expire(float(ch.records["ts"].max())))
+        out.append(table.drain())
+    return out
+
+
+def test_flow_table_results_do_not_depend_on_the_seed() -> None:
+    """Slots come from the free list, never from the hash: two seeds, the same flows, slots,
+    directions and order on real captures."""
+    a, b = _run_captures(SEED), _run_captures(SEED ^ BIG)
+    assert len(a) == len(b) and sum(len(x) for x in a) > 1000
+    for x, y in zip(a, b, strict=True):  # field by field: a record's padding bytes are junk
+        assert x.dtype == y.dtype and x.shape == y.shape
+        for name in x.dtype.names or [None]:
+            assert np.array_equal(x[name] if name else x, y[name] if name else y)
