@@ -66,7 +66,7 @@ class Engine:
         self.on_new: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_NEW]
         self.on_end: list[FlowDetector] = [FLOW_DETECTORS[n] for n in ON_END]
         self.decorate: list[FlowDetector] = [FLOW_DETECTORS[n] for n in DECORATE]
-        self.name_screen = True  # compiled screen of unlisted DNS/TLS names (off: all Python)
+        self.name_screen = True  # compiled screen (detector.screen); off: every candidate in Python
         self._screened = np.zeros(3, dtype=np.int64)  # the screen's counts per batch
 
     def _state(self, uid: int) -> FlowState:
@@ -97,7 +97,7 @@ class Engine:
                         new_uids = flows["uid"].tolist()
                     self._state(new_uids[row]).add(ev)
         stats = self.ctx.stats
-        # sampled packets are judged one by one in Python (see PacketBatch): no name screen
+        # sampled packets are judged one by one in Python (see PacketBatch): no screen
         screen = self.name_screen and batch.sampling is None
         names = self.ctx.matcher.name_table if screen else None
         screened = self._screened
