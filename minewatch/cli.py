@@ -9,7 +9,6 @@ when the command is run or asked for its own --help; the commands import their h
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -154,6 +153,7 @@ def scan(
 ) -> None:  # fmt: skip
     """Scan pcap/pcapng files (or directories of them) for mining connections."""
     from minewatch.cli_live import load_matcher
+    from minewatch.interrupt import StopOnSignal
     from minewatch.output import HitPrinter, print_summary
     from minewatch.scanrun import run_scan
     from pipelines.parallel import WorkerError, default_workers, prestart
@@ -171,12 +171,14 @@ def scan(
     matcher = load_matcher(blocklists, db_url)
     printer = HitPrinter(fmt, sys.stdout)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    # SIGTERM (service stop) unwinds like Ctrl-C: workers stopped, shared memory unlinked
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # SIGTERM (service stop) unwinds like Ctrl-C: workers stopped, shared memory unlinked; an
+    # interrupt dropped inside a finalizer is raised again at the next file or at the end
+    stop = StopOnSignal()
     try:
-        stats = run_scan(files, matcher, printer, None if no_store else db_url,
+        stats = run_scan(stop.files(files), matcher, printer, None if no_store else db_url,
                          store=not no_store, workers=workers,
                          progress=show_progress)  # fmt: skip
+        stop.check()
     except WorkerError as exc:
         printer.close()
         raise click.ClickException(str(exc)) from exc
