@@ -107,29 +107,38 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(ops=ops)
-def test_agrees_with_a_dict(ops: list[tuple[bool, Key]]) -> None:
-    """Random inserts and removals from a small key space (many repeats, many collisions)."""
-    m = FlowKeys(slots=2, size=2)
-    model: dict[Key, int] = {}
-    free: list[int] = [1, 0]
+def _lookups(ops: list[tuple[bool, Key]], seed: int) -> list[int]:
+    """Apply `ops` to a map under `seed` (slots from a free list, as in the flow table), checking
+    every step against a dict; return every lookup's answer and, at the end, every key's slot
+    and the map's size."""
+    m = FlowKeys(slots=2, size=2, seed=seed)
+    assert m.seed == seed
+    mapped: dict[Key, int] = {}
+    free = [1, 0]
+    seen = []
     for add, key in ops:
-        if add and key not in model:
+        if add and key not in mapped:
             if not free:
                 n = len(m.keys)
                 m.grow_slots(2 * n)
                 free = list(range(2 * n - 1, n - 1, -1))
-            slot = free.pop()
-            m.put(key, slot)
-            model[key] = slot
-        elif not add and key in model:
-            slot = model.pop(key)
-            assert m.discard(slot)
+            mapped[key] = free.pop()
+            m.put(key, mapped[key])
+        elif not add and key in mapped:
+            slot = mapped.pop(key)
+            seen.append(int(m.discard(slot)))
             free.append(slot)
-        else:
-            assert m.get(key) == model.get(key, -1)
-    _check(m, model)
+        seen.append(m.get(key))
+        assert seen[-1] == mapped.get(key, -1)
+    _check(m, mapped)
+    return [*seen, *(m.get(k) for _, k in ops), len(m), len(m.index)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=ops, seed=st.integers(0, BIG))
+def test_agrees_with_a_dict(ops: list[tuple[bool, Key]], seed: int) -> None:
+    """Random inserts and removals from a small key space (many repeats, many collisions)."""
+    _lookups(ops, seed)
 
 
 def test_flow_table_grows_slots_and_index_then_empties() -> None:
@@ -153,31 +162,6 @@ def test_flow_table_grows_slots_and_index_then_empties() -> None:
     gone = table.expire(1000.0)
     assert len(gone) == n and (gone["pkts_c2s"] == 2).all()
     assert len(table) == len(table.keys) == 0
-
-
-def _lookups(ops: list[tuple[bool, Key]], seed: int) -> list[int]:
-    """Apply `ops` to a map under `seed` (slots from a free list, as in the flow table); return
-    every lookup's answer and, at the end, every key's slot and the map's size."""
-    m = FlowKeys(slots=2, size=2, seed=seed)
-    assert m.seed == seed
-    mapped: dict[Key, int] = {}
-    free = [1, 0]
-    seen = []
-    for add, key in ops:
-        if add and key not in mapped:
-            if not free:
-                n = len(m.keys)
-                m.grow_slots(2 * n)
-                free = list(range(2 * n - 1, n - 1, -1))
-            mapped[key] = free.pop()
-            m.put(key, mapped[key])
-        elif not add and key in mapped:
-            slot = mapped.pop(key)
-            seen.append(int(m.discard(slot)))
-            free.append(slot)
-        seen.append(m.get(key))
-    _check(m, mapped)
-    return [*seen, *(m.get(k) for _, k in ops), len(m), len(m.index)]
 
 
 @settings(max_examples=200, deadline=None)
