@@ -25,3 +25,22 @@ def test_candidates_are_exactly_the_remembered_low_words(
     want = [p in {k for _, k in keys} for p in probe]
     assert pairs.candidates(lo).tolist() == want
     assert learned.candidates(lo).tolist() == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5)), max_size=60))
+def test_candidates_follow_evictions_and_refreshes(keys: list[tuple[int, int]]) -> None:
+    """A small cap evicts old keys; a word leaves the pre-test only with its last key, and a
+    refreshed key keeps its word (the counts behind the sorted array stay exact)."""
+    pairs, learned = PairCache(size=4), LearnedEndpoints(size=3)
+    probe = np.arange(6, dtype=np.uint64)
+    for client, lo in keys:
+        pairs.remember((0, client), (7, lo), 0.0, "why", "stratum-v1", 1)
+        learned.learn((7, lo), 0.0, 60.0, "why")
+        assert pairs.candidates(probe).tolist() == [
+            p in {k[3] for k in pairs.items} for p in range(6)
+        ]
+        assert learned.candidates(probe).tolist() == [
+            p in {k[1] for k in learned.items} for p in range(6)
+        ]
+        assert len(pairs) <= 4 and len(learned) <= 3
