@@ -34,16 +34,15 @@ from blacklist.namehash import FNV_OFFSET, FNV_PRIME, name_table
 from detector.extract.dns import KNOWN_OPCODES, MAX_NAME_WIRE
 from detector.extract.tls_fast import FOUND, NO_SNI, sni_span
 from detector.signatures.http_head import HTTP, read_head
-from detector.signatures.http_mining import HTTP_HEADS, MINER_AGENTS
+from detector.signatures.http_mining import HTTP_HEADS, JSON_START_BYTES, MINER_AGENTS, UA_READ
 
 MAYBE, CLEAN, CLEAN_NO_NAME = 0, 1, 2
 _OPCODES = tuple(sorted(KNOWN_OPCODES))  # the Python reader's rules (a tuple for numba)
 NAME_SCRATCH = 256  # bytes of the caller's scratch buffer for one name's text
 AGENT_TABLE = name_table(MINER_AGENTS)
-_UA_LIMIT = 512  # the signature reads this much of a User-Agent
 _HEADS = np.frombuffer(b"".join(HTTP_HEADS), dtype=np.uint8).copy()
 _HEAD_ENDS = np.cumsum(np.array([len(h) for h in HTTP_HEADS], dtype=np.int64))
-_JSON_START = np.frombuffer(b"{[ \t\n\r\x0b\x0c", dtype=np.uint8).copy()  # as http_mining
+_JSON_START = np.frombuffer(JSON_START_BYTES, dtype=np.uint8).copy()
 
 
 @nb.njit(cache=True, inline="always")
@@ -194,7 +193,7 @@ def http_screen(data, agents):  # type: ignore[no-untyped-def]
         for c in _JSON_START:
             if data[body] == c:
                 return MAYBE
-    if ua_end > ua_start and _agent_listed(data, ua_start, min(ua_end, ua_start + _UA_LIMIT),
+    if ua_end > ua_start and _agent_listed(data, ua_start, min(ua_end, ua_start + UA_READ),
                                            agents):  # fmt: skip
         return MAYBE
     return CLEAN

@@ -64,7 +64,10 @@ _HEX = re.compile(r"[0-9a-fA-F]{16,}")
 # the parser `json.loads` runs, without its per-call checks: (value, end) of the JSON at an index
 _SCAN_JSON: Callable[[str, int], tuple[Any, int]]
 _SCAN_JSON = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-_JSON_START = frozenset(bytes([c]) for c in b"{[ \t\n\r\x0b\x0c")
+# bytes a JSON body may start with (also read by the compiled screen, `detector.screen`)
+JSON_START_BYTES = b"{[ \t\n\r\x0b\x0c"
+_JSON_START = frozenset(bytes([c]) for c in JSON_START_BYTES)
+UA_READ = 512  # characters of a User-Agent searched for a product token
 
 # By the mining mask of `read_head`: the mining headers present (sorted), their confidence.
 _MINING_FOUND = tuple(
@@ -78,7 +81,7 @@ _MINING_CONFIDENCE = tuple(
 
 def _miner_agent(user_agent: str) -> str | None:
     """The product token naming mining software, e.g. `cgminer/3.7.2` or `cgminer 3.7.2`."""
-    text = user_agent[:512]
+    text = user_agent[:UA_READ]
     if "(" in text:  # comments hold platform details, never the product token
         text = _COMMENT.sub(" ", text)
     for token in text.split()[:16]:
