@@ -101,5 +101,7 @@ def combine_confidence(values: list[float]) -> float:
     """Noisy-OR of independent evidence confidences, rounded for stable output."""
     miss = 1.0
     for v in values:
-        miss *= 1.0 - (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
+        if v <= 0.0:
+            continue
+        miss *= 0.0 if v >= 1.0 else 1.0 - v
     return round(1.0 - miss, 4)

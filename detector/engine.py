@@ -2,13 +2,12 @@
 few candidates, and the verdict for every flow that ends.
 
 Per batch the order is: new flows → flow detectors (vectorised); candidates → inspectors (Python,
-few); then ended flows → catch-up flow detectors → `build_hit` → sink.
+few); then ended flows → catch-up flow detectors → `hit_of` → sink.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +15,7 @@ import numpy.typing as npt
 from detector.base import Evidence, EvidenceKind
 from detector.context import DetectContext
 from detector.flowlevel import FLOW_DETECTORS, FlowDetector
-from detector.hits import FlowHit, build_hit
+from detector.hits import FlowHit, hit_of
 from detector.inspect import FlowState, inspect_packet
 from detector.prefilter import BUDGET, select
 from pipelines.batch import PacketBatch
@@ -49,11 +48,18 @@ def _payload_evidence(evidence: list[Evidence]) -> bool:
     return any(e.kind not in ENDPOINT_ONLY for e in evidence)
 
 
-def _established(f: dict[str, Any]) -> bool:
+def _answered(proto: int, flags_s2c: int, pkts_c2s: int, pkts_s2c: int) -> bool:
     """TCP: the server answered the handshake; UDP: both sides spoke."""
-    if f["proto"] == 6:
-        return bool(f["flags_s2c"] & 0x12 == 0x12 or f["pkts_s2c"] > 0)
-    return bool(f["pkts_c2s"] and f["pkts_s2c"])
+    if proto == 6:
+        return bool(flags_s2c & 0x12 == 0x12 or pkts_s2c > 0)
+    return bool(pkts_c2s and pkts_s2c)
+
+
+# the flow columns a hit is made of, in `finish`'s unpacking order
+_HIT_COLUMNS = (
+    "first_ts", "last_ts", "proto", "c_hi", "c_lo", "cport", "s_hi", "s_lo", "sport",
+    "pkts_c2s", "pkts_s2c", "bytes_c2s", "bytes_s2c", "data_c2s", "data_s2c", "flags_s2c",
+)  # fmt: skip
 
 
 class Engine:
@@ -69,10 +75,13 @@ class Engine:
         self.name_screen = True  # compiled screen (detector.screen); off: every candidate in Python
         self._screened = np.zeros(3, dtype=np.int64)  # the screen's counts per batch
 
-    def _state(self, uid: int) -> FlowState:
+    def _state(self, uid: int, slot: int, held: npt.NDArray[np.uint8]) -> FlowState:
+        """The flow's Python state, made on first use and marked in the table's `state`
+        column (`held`), so that `finish` visits only the ended flows that have one."""
         st = self.states.get(uid)
         if st is None:
             st = self.states[uid] = FlowState()
+            held[slot] = 1
             self.ctx.stats.flows_inspected += 1
         return st
 
@@ -87,6 +96,7 @@ class Engine:
         cols = table.cols
         ts = batch.records["ts"]
         now = float(ts.max()) if len(ts) else 0.0
+        held = cols["state"]
         new_slots = slot[new == 1]
         if len(new_slots):
             flows = cols[new_slots]
@@ -95,7 +105,7 @@ class Engine:
                 for row, ev in det.check(self.ctx, flows, now):
                     if new_uids is None:
                         new_uids = flows["uid"].tolist()
-                    self._state(new_uids[row]).add(ev)
+                    self._state(new_uids[row], int(new_slots[row]), held).add(ev)
         stats = self.ctx.stats
         # sampled packets are judged one by one in Python (see PacketBatch): no screen
         screen = self.name_screen and batch.sampling is None
@@ -143,7 +153,7 @@ class Engine:
         for (s, uid, from_client, proto, sport, dport, t, off, length), single, truncated in zip(
             rows, alone, cut, strict=True
         ):
-            st = self._state(uid)
+            st = self._state(uid, s, held)
             if st.done:  # decided earlier in this batch
                 continue
             if single:  # a sample is not the continuation of the previous one
@@ -170,7 +180,10 @@ class Engine:
         )  # fmt: skip
 
     def finish(self, flows: Flows, source: str) -> int:
-        """Decide every ended flow; returns the number of hits reported."""
+        """Decide every ended flow; returns the number of hits reported.
+
+        Only the ended flows with Python state (the table's `state` mark) or with evidence from
+        the end-of-flow detectors are looked at: the rest (most flows) have nothing to say."""
         if not len(flows):
             return 0
         now = float(flows["last_ts"].max())
@@ -178,9 +191,13 @@ class Engine:
         for det in self.on_end:
             for row, ev in det.check(self.ctx, flows, now):
                 extra.setdefault(row, []).append(ev)
+        held = np.flatnonzero(flows["state"]).tolist()
+        rows = sorted(extra.keys() | held) if extra else held
+        if not rows:
+            return 0
         states = self.states
         by_row: dict[int, list[Evidence]] = {}
-        for row, uid in enumerate(flows["uid"].tolist()):
+        for row, uid in zip(rows, flows["uid"][rows].tolist(), strict=True):
             st = states.pop(uid, None)
             more = extra.get(row)
             if st is None and more is None:
@@ -195,28 +212,32 @@ class Engine:
                     evidence.append(ev)
             if not all(e.weak for e in evidence):
                 by_row[row] = evidence
-        if by_row and self.decorate:  # weak decorations only for flows that are hits anyway
-            rows = np.fromiter(by_row, dtype=np.intp, count=len(by_row))
+        if not by_row:
+            return 0
+        order = list(by_row)  # ascending: `rows` was
+        if self.decorate:  # weak decorations only for flows that are hits anyway
+            sub = flows[order]
             for det in self.decorate:
-                for i, ev in det.check(self.ctx, flows[rows], now):
-                    by_row[int(rows[i])].append(ev)
+                for i, ev in det.check(self.ctx, sub, now):
+                    by_row[order[i]].append(ev)
+        # one conversion per column for all hit rows: per-row numpy record access is slow
+        cols = [flows[name][order].tolist() for name in _HIT_COLUMNS]
+        stats = self.ctx.stats
         hits = 0
-        order = sorted(by_row)
-        names = flows.dtype.names or ()
-        # one conversion for all hit rows: per-row numpy record access is the slow part here
-        records = flows[np.array(order, dtype=np.intp)].tolist()
-        for row, values in zip(order, records, strict=True):
+        for row, first, last, proto, c_hi, c_lo, cport, s_hi, s_lo, sport, p_c, p_s, b_c, b_s, \
+                d_c, d_s, f_s in zip(order, *cols, strict=True):  # fmt: skip
             evidence = by_row[row]
-            f = dict(zip(names, values, strict=True))
-            if f["data_c2s"] + f["data_s2c"] == 0 and not _payload_evidence(evidence):
-                if f["pkts_c2s"] + f["pkts_s2c"] < 2:
-                    self.ctx.stats.lone_packets += 1  # a stray SYN/RST is not a connection
+            if d_c + d_s == 0 and not _payload_evidence(evidence):
+                if p_c + p_s < 2:
+                    stats.lone_packets += 1  # a stray SYN/RST is not a connection
                     continue
+                attempt = not _answered(proto, f_s, p_c, p_s)
                 for ev in evidence:
-                    ev.detail.setdefault("attempt", not _established(f))
-            hit = build_hit(source, f, evidence)
+                    ev.detail.setdefault("attempt", attempt)
+            hit = hit_of(source, evidence, first, last, proto, c_hi, c_lo, cport, s_hi, s_lo,
+                         sport, p_c + p_s, b_c + b_s)  # fmt: skip
             if hit is not None:
-                self.ctx.stats.hits[str(hit.cls)] += 1
+                stats.hits[str(hit.cls)] += 1
                 self.sink(hit)
                 hits += 1
         return hits

@@ -116,46 +116,67 @@ def _rank(e: Evidence) -> tuple[int, float]:
 
 
 def build_hit(source: str, flow: Mapping[str, Any], evidence: list[Evidence]) -> FlowHit | None:
+    """`hit_of` for one flow-table record as a plain mapping (`flow_dict`)."""
+    return hit_of(
+        source, evidence, flow["first_ts"], flow["last_ts"], flow["proto"],
+        flow["c_hi"], flow["c_lo"], flow["cport"], flow["s_hi"], flow["s_lo"], flow["sport"],
+        flow["pkts_c2s"] + flow["pkts_s2c"], flow["bytes_c2s"] + flow["bytes_s2c"],
+    )  # fmt: skip
+
+
+def hit_of(
+    source: str, evidence: list[Evidence], first_ts: float, last_ts: float, proto: int,
+    c_hi: int, c_lo: int, cport: int, s_hi: int, s_lo: int, sport: int, packets: int,
+    nbytes: int,
+) -> FlowHit | None:  # fmt: skip
     """Decide the class of a finished flow from its evidence; None when it is not a hit.
 
     Weak evidence (port-only, allowlisted list matches) never makes a hit; it only rides along.
-    Mining evidence outranks coin-P2P: a flow is coin-p2p only when nothing says mining. `flow` is
-    one flow-table record as a plain mapping (`flow_dict`): numpy record field access is slow.
+    Mining evidence outranks coin-P2P: a flow is coin-p2p only when nothing says mining. The
+    flow comes as plain column values: the engine converts whole columns of its ended flows at
+    once (numpy record field access per flow is slow).
     """
-    real = [e for e in evidence if not e.weak]
-    if not real:
-        return None
-    mining = [e for e in real if e.cls == HitClass.MINING]
+    mining: list[Evidence] = []
+    other: list[Evidence] = []
+    weak: list[Evidence] = []
+    for e in evidence:
+        if e.weak:
+            weak.append(e)
+        elif e.cls == HitClass.MINING:
+            mining.append(e)
+        else:
+            other.append(e)
     if mining:
-        cls = HitClass.MINING
-        used = mining + [e for e in evidence if e.weak] if len(real) < len(evidence) else mining
+        cls, used = HitClass.MINING, mining + weak if weak else mining
+    elif other:
+        cls, used = HitClass.COIN_P2P, other
     else:
-        cls, used = HitClass.COIN_P2P, real
+        return None
     if len(used) > 1:
         used.sort(key=_rank)
     detail: dict[str, Any] = {}
     kinds: list[EvidenceKind] = []
-    variant = ""
     for e in used:
         merge_detail(detail, e.detail)
         if e.kind not in kinds:
             kinds.append(e.kind)
-        if not variant:
-            variant = e.variant
+    variant = next((e.variant for e in used if e.variant), "") or str(used[0].kind)
     return FlowHit(
-        source=source,
-        first_ts=flow["first_ts"],
-        last_ts=flow["last_ts"],
-        transport=TRANSPORTS.get(flow["proto"], str(flow["proto"])),
-        client_ip=addr_text(flow["c_hi"], flow["c_lo"]),
-        client_port=flow["cport"],
-        server_ip=addr_text(flow["s_hi"], flow["s_lo"]),
-        server_port=flow["sport"],
-        cls=cls,
-        evidence=kinds,
-        variant=variant or str(used[0].kind),
-        confidence=combine_confidence([e.confidence for e in used]),
-        detail=detail,
-        packets=flow["pkts_c2s"] + flow["pkts_s2c"],
-        bytes=flow["bytes_c2s"] + flow["bytes_s2c"],
-    )
+        source, first_ts, last_ts, TRANSPORTS.get(proto) or str(proto), _text(c_hi, c_lo), cport,
+        _text(s_hi, s_lo), sport, cls, kinds, variant,
+        combine_confidence([e.confidence for e in used]), detail, packets, nbytes,
+    )  # fmt: skip
+
+
+_TEXTS: dict[tuple[int, int], str] = {}  # address words → text: pools and miners recur
+
+
+def _text(hi: int, lo: int) -> str:
+    """`addr_text`, remembered for the few thousand addresses last seen."""
+    key = (hi, lo)
+    text = _TEXTS.get(key)
+    if text is None:
+        if len(_TEXTS) >= 8192:
+            _TEXTS.clear()
+        text = _TEXTS[key] = addr_text(hi, lo)
+    return text

@@ -46,6 +46,7 @@ FLOW_DTYPE = np.dtype(
         ("seen_s2c", np.uint16),
         ("done", np.uint8),  # 1 = inspection finished (matched, excluded or budget spent)
         ("pending", np.uint8),  # 1 = an inspector waits for the rest of a message
+        ("state", np.uint8),  # 1 = the engine keeps Python state for it (detector.inspect)
     ],
     align=True,
 )
@@ -161,6 +162,7 @@ def update_flows(  # type: ignore[no-untyped-def]
             f.seen_s2c = 0
             f.done = 0
             f.pending = 0
+            f.state = 0
             new_out[i] = 1
         else:
             new_out[i] = 0
