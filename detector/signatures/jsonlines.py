@@ -15,7 +15,6 @@ most `MAX_LINE` bytes, and `json.loads` runs inside a catch-all (deep nesting ra
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,10 @@ MAX_LINES = 64
 EXCERPT_LEN = 160
 
 _WS = b" \t\r\n"
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+# A run of 20 ASCII digits, found as 20 zeros after mapping every digit to "0": several times
+# cheaper than the equivalent regex `[0-9]{20}` (which costs ~7 ns a byte on a long notify line).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 20
 _TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0D}
 
 
@@ -82,7 +84,7 @@ def load_object(line: bytes) -> dict[str, Any] | None:
     if len(line) > MAX_LINE:
         return None
     try:
-        if _LONG_DIGITS.search(line) is None:
+        if _LONG_DIGITS not in line.translate(_DIGITS_TO_ZERO):
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError:
