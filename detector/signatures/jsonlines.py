@@ -293,7 +293,91 @@ def judge(data: bytes, assess: Assess) -> Found | Verdict:
     whose method `assess` does not know, or an object that is not JSON-RPC at all) and no
     evidence; NEED_MORE while only neutral replies (`{"id":4,"result":true}`) or an unfinished
     first line have been seen.
+
+    The common first payloads take a shortcut with the same answers as `_judge_reference`:
+    whole lines from a `{` at byte 0 are judged as they are split (no `JsonLines` in between),
+    and a stream that starts with a byte no JSON text or mid-line tail can start with is
+    excluded at once.
     """
+    head = data[:1]
+    if head == b"{":
+        if data[-1:] == b"\n" and len(data) <= MAX_SCAN:
+            return _judge_whole_lines(data, assess)
+    elif head and head[0] not in _START_BYTES:
+        return EXCLUDE
+    return _judge_reference(data, assess)
+
+
+# Bytes a stream worth parsing can start with: whitespace, or printable (`{` or a line's tail).
+_START_BYTES = _TEXT_BYTES | frozenset(_WS)
+# round(x, 4) of the few confidences the signatures produce, filled on first use.
+_ROUNDED: dict[float, float] = {}
+
+
+def _round4(value: float) -> float:
+    """`round(value, 4)` (~0.4 µs), remembered for positive floats: a few table values."""
+    if type(value) is not float:
+        return round(value, 4)
+    rounded = _ROUNDED.get(value)
+    if rounded is None:
+        rounded = round(value, 4)
+        if value > 0 and len(_ROUNDED) < 256:  # -0.0 == 0.0 and nan != nan: never stored
+            _ROUNDED[value] = rounded
+    return rounded
+
+
+def _judge_whole_lines(data: bytes, assess: Assess) -> Found | Verdict:
+    """`judge` for a stream of whole lines (ends with a newline) whose first byte is `{`: no tail,
+    no mid-message start, so `parse` reduces to "first line must load, later `{` lines may"."""
+    end = data.find(b"\n")
+    if end == len(data) - 1:  # a single line: the usual first payload
+        line = data[:end].rstrip(_WS)
+        obj = load_object(line)
+        if obj is None:
+            return EXCLUDE
+        clue = assess(obj)
+        if clue is not None:
+            return Found(hits=((clue, obj, line),), confidence=_round4(clue.confidence))
+        return EXCLUDE if "method" in obj or not is_rpc_shaped(obj) else NEED_MORE
+    raws = data.split(b"\n", MAX_LINES)
+    raws.pop()  # "" after the final newline, or what lies beyond the first MAX_LINES lines
+    line = raws[0].rstrip(_WS)
+    first = load_object(line)
+    if first is None:
+        return EXCLUDE
+    objects = [(first, line)]
+    for raw in raws[1:]:
+        line = raw.strip(_WS)
+        if line[:1] == b"{" and (obj := load_object(line)) is not None:
+            objects.append((obj, line))
+    hits: list[tuple[Clue, dict[str, Any], bytes]] = []
+    foreign = False
+    for obj, line in objects:
+        clue = assess(obj)
+        if clue is not None:
+            hits.append((clue, obj, line))
+        elif "method" in obj or not is_rpc_shaped(obj):
+            foreign = True
+    return _outcome(hits, foreign, len(objects))
+
+
+def _outcome(
+    hits: list[tuple[Clue, dict[str, Any], bytes]], foreign: bool, count: int
+) -> Found | Verdict:
+    """Evidence (best confidence, +0.02 when two strong methods agree), else exclude or wait."""
+    if hits:
+        best = max(c.confidence for c, _, _ in hits)
+        strong = {c.label for c, _, _ in hits if c.confidence >= 0.9}
+        if len(strong) >= 2:
+            best = min(0.99, best + 0.02)
+        return Found(hits=tuple(hits), confidence=_round4(best))
+    if foreign or count >= MAX_SILENT_OBJECTS:
+        return EXCLUDE
+    return NEED_MORE
+
+
+def _judge_reference(data: bytes, assess: Assess) -> Found | Verdict:
+    """`judge` the straightforward way (any input): pre-filter, `parse`, assess every object."""
     if not data[:64].lstrip(_WS) and not data[:MAX_SCAN].strip(_WS):
         return NEED_MORE  # nothing (but whitespace) seen yet
     if not starts_like_json(data):
