@@ -14,6 +14,8 @@ compiled code, with that loop's rules (tests/signatures/test_http_head.py holds 
 - the User-Agent value is stripped like `bytes.strip()`; Content-Length counts only as 1 to 8
   ASCII digits once stripped like `str.strip()` strips its Latin-1 text; of Content-Type only
   whether it holds `json` (any case) matters.
+`read_message` adds, in the same call, where the body is and whether the signature's short ways
+apply to it (see its doc), so the signature needs no second look at the bytes in Python.
 """
 
 from __future__ import annotations
@@ -256,3 +258,95 @@ def read_head(data):  # type: ignore[no-untyped-def]
         else:
             mining |= 1 << (k - _FIRST_MINING)
     return HTTP, head_end, sep, ua_start, ua_end, length, json, mining, excerpt_end, int(plain)
+
+
+# `read_message`'s flags: which of the signature's Python steps may take their short way.
+FAST_JSON, BODY_TEXT, HEAD_TEXT = 1, 2, 4
+JSON_BRACKETS = 64  # at most this many `{` `[` in a body read by orjson (depth far from limits)
+LONG_DIGITS = 19  # a run this long may be an integer orjson reads as a float
+
+
+@nb.njit(cache=True)
+def _fast_json(data, start, end, max_body):  # type: ignore[no-untyped-def]
+    """Whether orjson reads data[start:end] exactly as the standard parser does, or refuses it:
+    at most max_body ASCII bytes starting with `{` or `[`, no run of LONG_DIGITS digits, at most
+    JSON_BRACKETS brackets."""
+    if end - start > max_body or end == start or (data[start] != 123 and data[start] != 91):
+        return False
+    digits, brackets = 0, 0
+    for i in range(start, end):
+        c = data[i]
+        if c >= 128:
+            return False
+        if 48 <= c <= 57:
+            digits += 1
+            if digits >= LONG_DIGITS:
+                return False
+            continue
+        digits = 0
+        if c == 123 or c == 91:
+            brackets += 1
+            if brackets > JSON_BRACKETS:
+                return False
+    return True
+
+
+@nb.njit(cache=True)
+def _printable(data, start, end):  # type: ignore[no-untyped-def]
+    """Whether data[start:end] is all printable ASCII."""
+    for i in range(start, end):  # noqa: SIM110 (a loop numba compiles)
+        if data[i] < 32 or data[i] > 126:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _head_text(data, end, excerpt_len):  # type: ignore[no-untyped-def]
+    """Whether the first excerpt_len characters of data[:end] with each CRLF replaced by ` | `
+    come from printable ASCII and whole CRLF pairs only."""
+    i, stop = 0, min(end, excerpt_len)
+    while i < stop:
+        c = data[i]
+        if c == 13 and i + 1 < end and data[i + 1] == 10:
+            i += 2
+        elif 32 <= c <= 126:
+            i += 1
+        else:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def read_message(data, max_body, excerpt_len):  # type: ignore[no-untyped-def]
+    """`read_head`'s ten fields, then (body_start, body_end, text_start, text_end, flags).
+
+    body_start:body_end is the body as far as it is here (empty while the head is unfinished),
+    cut at content_length; text_start:text_end the same stripped like `bytes.strip()`. flags:
+    FAST_JSON when `_fast_json` holds for the body; BODY_TEXT when the body text's first
+    excerpt_len bytes are printable ASCII; HEAD_TEXT when the head's excerpt lines are plain and
+    `_head_text` holds for them. (max_body and excerpt_len are arguments, not globals, so a
+    cached compilation cannot keep stale values.)
+    """
+    head = read_head(data)
+    status, head_end, sep, _, _, length, _, _, excerpt_end, plain = head
+    size = len(data)
+    if status != HTTP:
+        return (*head, size, size, size, size, 0)
+    start = end = size
+    if head_end >= 0:
+        start = head_end + sep
+        if length >= 0:
+            end = min(size, start + length)
+    text_start, text_end = start, end
+    while text_start < text_end and _blank(data[text_start]):
+        text_start += 1
+    while text_end > text_start and _blank(data[text_end - 1]):
+        text_end -= 1
+    flags = 0
+    if _fast_json(data, start, end, max_body):
+        flags |= FAST_JSON
+    if _printable(data, text_start, min(text_end, text_start + excerpt_len)):
+        flags |= BODY_TEXT
+    if plain and _head_text(data, excerpt_end, excerpt_len):
+        flags |= HEAD_TEXT
+    return (*head, start, end, text_start, text_end, flags)

@@ -11,6 +11,13 @@ may arrive in separate segments: a JSON POST whose body has not arrived yet is N
 unless the headers already carry mining evidence, in which case it matches right away
 (`http-mining-extensions`) because the body may never be shown (the real captures have such
 flows).
+
+Most calls are cgminer's few shapes (a head, then head and body), so `inspect_http` takes short
+ways where one compiled pass (`http_head.read_message`) shows they give the same result: orjson
+for an ASCII body with no long digit run and few brackets (the standard parser for anything it
+refuses), excerpts of printable ASCII without Unicode checks, confidences rounded once at import.
+`_reference_inspect_http` is the plain reading; tests/signatures/test_httpfast_equivalence.py
+holds the two to the same verdicts.
 """
 
 from __future__ import annotations
@@ -20,10 +27,22 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from detector.base import EXCLUDE, NEED_MORE, EvidenceKind, HitClass, Outcome, Verdict
 from detector.signatures.ethproxy import work_triple
-from detector.signatures.http_head import HTTP, MAX_HEAD, MINING_NAMES, NO_LINE, read_head
-from detector.signatures.jsonlines import clip, excerpt, scan_prefix
+from detector.signatures.http_head import (
+    BODY_TEXT,
+    FAST_JSON,
+    HEAD_TEXT,
+    HTTP,
+    MAX_HEAD,
+    MINING_NAMES,
+    NO_LINE,
+    read_head,
+    read_message,
+)
+from detector.signatures.jsonlines import EXCERPT_LEN, clip, excerpt, scan_prefix
 
 MAX_BODY = 16384
 
@@ -156,8 +175,89 @@ def _mining(outcome: Outcome, variant: str, confidence: float, detail: dict[str,
                    confidence=round(confidence, 4), detail=detail)  # fmt: skip
 
 
+_KIND, _CLASS = EvidenceKind.HTTP_MINING, HitClass.MINING
+_MATCH, _NEED_MORE = Outcome.MATCH, Outcome.NEED_MORE
+# By mining mask: the headers' confidence, and with a miner User-Agent too; rounded as `_mining`
+_HEAD_CONFIDENCE = tuple(round(c, 4) for c in _MINING_CONFIDENCE)
+_AGENT_CONFIDENCE = tuple(
+    round(min(0.95, c + 0.03) if c else USER_AGENT, 4) for c in _MINING_CONFIDENCE
+)
+_ROUNDED = {c: round(c, 4) for c in (0.9, 0.95, *(c for _, c in BODY_METHODS.values()))}
+_JSON_START_CODES = frozenset(JSON_START_BYTES)
+_FIRST_BYTES = frozenset(b"GPHOD")  # how HTTP_HEADS start
+
+
 def inspect_http(data: bytes) -> Verdict:
-    """Judge the first HTTP message of one direction (its head read by `http_head.read_head`)."""
+    """Judge the first HTTP message of one direction: `_reference_inspect_http`'s verdict, the
+    short way where `http_head.read_message` says it is safe (orjson for the body; excerpts
+    without Unicode checks) and without repeating the rounding."""
+    (status, head_end, _, ua_start, ua_end, expected, json_type, mining, excerpt_end, plain,
+     body_start, body_end, text_start, text_end, flags) = read_message(
+        data, MAX_BODY, EXCERPT_LEN)  # fmt: skip
+    if status != HTTP:
+        return NEED_MORE if status == NO_LINE and len(data) < 2048 else EXCLUDE
+    if mining:
+        detail: dict[str, Any] = {"headers": list(_MINING_FOUND[mining])}
+        confidence = _HEAD_CONFIDENCE[mining]
+    else:
+        detail, confidence = {}, 0.0
+    if ua_end > ua_start:
+        user_agent = data[ua_start:ua_end].decode("latin-1")
+        if _miner_agent(user_agent) is not None:
+            detail["user_agent"] = clip(user_agent)
+            confidence = _AGENT_CONFIDENCE[mining]
+    size = body_end - body_start
+    first = data[body_start] if size else -1
+    complete = head_end >= 0
+    body_due = (
+        complete and (json_type or first == 123 or first == 91) and size < min(expected, MAX_BODY)
+    )
+    if confidence and body_due and len(data) < MAX_HEAD:
+        detail["methods"] = []
+        detail["excerpt"] = _fast_head_excerpt(data, excerpt_end, plain, flags)
+        return Verdict(_NEED_MORE, _KIND, _CLASS, "http-mining-extensions", confidence, detail)
+    body = evidence = None
+    if complete and first in _JSON_START_CODES:
+        raw = data[body_start:body_end]
+        if flags & FAST_JSON:
+            try:
+                body = orjson.loads(raw)
+            except Exception:  # refused (NaN, lone surrogate, not JSON): the standard parser
+                body = _parse_body(raw)
+        else:
+            body = _parse_body(raw)
+        evidence = _body_evidence(body) if body is not None else _truncated_evidence(raw)
+    if evidence is not None:
+        label, variant, found = evidence
+        confidence = _ROUNDED.get(found) or round(found, 4)
+        detail["methods"] = [] if label.startswith("reply:") else [label]
+        if flags & BODY_TEXT:
+            detail["excerpt"] = data[text_start : min(text_end, text_start + EXCERPT_LEN)].decode()
+        else:
+            detail["excerpt"] = excerpt(data[text_start:text_end])
+        return Verdict(_MATCH, _KIND, _CLASS, variant, confidence, detail)
+    if confidence:
+        detail["methods"] = []
+        detail["excerpt"] = _fast_head_excerpt(data, excerpt_end, plain, flags)
+        return Verdict(_MATCH, _KIND, _CLASS, "http-mining-extensions", confidence, detail)
+    if not complete:
+        return NEED_MORE if len(data) < MAX_HEAD else EXCLUDE
+    if body is None and body_due:
+        return NEED_MORE  # a JSON-RPC body announced but not (all) here yet
+    return EXCLUDE
+
+
+def _fast_head_excerpt(data: bytes, end: int, plain: int, flags: int) -> str:
+    """`_head_excerpt(data[:end], plain)`: for printable plain lines (HEAD_TEXT), only the
+    bytes that can reach the excerpt are joined (a CRLF cut at the last of them lands past it)."""
+    if flags & HEAD_TEXT:
+        return data[: min(end, EXCERPT_LEN + 1)].replace(b"\r\n", b" | ")[:EXCERPT_LEN].decode()
+    return _head_excerpt(data[:end], plain)
+
+
+def _reference_inspect_http(data: bytes) -> Verdict:
+    """`inspect_http` the plain way, step by step: the rules it must keep (the equivalence
+    tests hold it to them)."""
     head = read_head(data)
     status, head_end, sep, ua_start, ua_end, expected, json_type, mining, excerpt_end, plain = head
     if status != HTTP:
@@ -216,7 +316,7 @@ class HttpMiningSignature:
     def inspect(self, data: bytes, from_client: bool, transport: int) -> Verdict:
         if transport not in self.transports or not data:
             return NEED_MORE if transport in self.transports else EXCLUDE
-        if data[:1] not in b"GPHOD":
+        if data[0] not in _FIRST_BYTES:
             return EXCLUDE
         if not data.startswith(HTTP_HEADS):
             return NEED_MORE if any(h.startswith(data) for h in HTTP_HEADS) else EXCLUDE
