@@ -184,6 +184,8 @@ _AGENT_CONFIDENCE = tuple(
 )
 _ROUNDED = {c: round(c, 4) for c in (0.9, 0.95, *(c for _, c in BODY_METHODS.values()))}
 _JSON_START_CODES = frozenset(JSON_START_BYTES)
+# `_body_evidence` of an object whose "method" is one of BODY_METHODS
+_METHOD_EVIDENCE = {method: (method, *found) for method, found in BODY_METHODS.items()}
 _FIRST_BYTES = frozenset(b"GPHOD")  # how HTTP_HEADS start
 
 
@@ -226,7 +228,13 @@ def inspect_http(data: bytes) -> Verdict:
                 body = _parse_body(raw)
         else:
             body = _parse_body(raw)
-        evidence = _body_evidence(body) if body is not None else _truncated_evidence(raw)
+        method = body.get("method") if type(body) is dict else None
+        if type(method) is str and method in _METHOD_EVIDENCE:  # a request: the usual case
+            evidence = _METHOD_EVIDENCE[method]
+        elif body is not None:
+            evidence = _body_evidence(body)
+        else:
+            evidence = _truncated_evidence(raw)
     if evidence is not None:
         label, variant, found = evidence
         confidence = _ROUNDED.get(found) or round(found, 4)
