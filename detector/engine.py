@@ -19,7 +19,7 @@ from detector.hits import FlowHit, hit_of
 from detector.inspect import FlowState, inspect_packet
 from detector.prefilter import BUDGET, select
 from pipelines.batch import PacketBatch
-from pipelines.flows import FLOW_DTYPE, Flows, FlowTable
+from pipelines.flows import Flows, FlowTable
 
 Sink = Callable[[FlowHit], None]
 # checked when a flow appears / again when it ends (what was learned meanwhile); weak
@@ -36,11 +36,6 @@ ENDPOINT_ONLY = frozenset(
         EvidenceKind.PAIR_CACHE,
         EvidenceKind.PORT_ONLY,
     }
-)
-
-
-_UID, _C_HI, _C_LO, _S_HI, _S_LO = (
-    (FLOW_DTYPE.names or ()).index(n) for n in ("uid", "c_hi", "c_lo", "s_hi", "s_lo")
 )
 
 
@@ -123,11 +118,10 @@ class Engine:
             return
         # one conversion per batch: per-candidate numpy scalar access is the slow part here
         p = batch.packets[cand]
-        slots = slot[cand].tolist()
-        uids = cols["uid"][slot[cand]].tolist()
+        at = slot[cand]
         rows = zip(
-            slots,
-            uids,
+            at.tolist(),
+            cols["uid"][at].tolist(),
             (direction[cand] == 0).tolist(),
             p["proto"].tolist(),
             p["sport"].tolist(),
@@ -149,11 +143,11 @@ class Engine:
         # columns looked up once: this loop runs for every candidate
         pending, done = cols["pending"], cols["done"]
         seen = {True: cols["seen_c2s"], False: cols["seen_s2c"]}
-        ctx = self.ctx
+        ctx, states = self.ctx, self.states
         for (s, uid, from_client, proto, sport, dport, t, off, length), single, truncated in zip(
             rows, alone, cut, strict=True
         ):
-            st = self._state(uid, s, held)
+            st = states.get(uid) or self._state(uid, s, held)
             if st.done:  # decided earlier in this batch
                 continue
             if single:  # a sample is not the continuation of the previous one
@@ -169,14 +163,14 @@ class Engine:
                 for stream in st.streams:
                     stream.clear()
             if confirmed:
-                self._remember_pair(cols[s], st, t)
+                self._remember_pair(cols, s, uid, st, t)
 
-    def _remember_pair(self, flow: np.void, st: FlowState, now: float) -> None:
+    def _remember_pair(self, cols: Flows, s: int, uid: int, st: FlowState, now: float) -> None:
         ev = st.evidence[-1]
-        f = flow.item()  # one conversion, then positions: a dict of all fields is not needed
         self.ctx.pairs.remember(
-            (f[_C_HI], f[_C_LO]), (f[_S_HI], f[_S_LO]), now, f"{ev.kind} {ev.variant}",
-            ev.variant, f[_UID],
+            (int(cols["c_hi"][s]), int(cols["c_lo"][s])),
+            (int(cols["s_hi"][s]), int(cols["s_lo"][s])),
+            now, f"{ev.kind} {ev.variant}", ev.variant, uid,
         )  # fmt: skip
 
     def finish(self, flows: Flows, source: str) -> int:
