@@ -270,6 +270,9 @@ class Found:
     @property
     def labels(self) -> list[str]:
         """Sorted unique method names (reply shapes, prefixed `reply:`, are left out)."""
+        if len(self.hits) == 1:  # the usual case: no set, no sort
+            label = self.hits[0][0].label
+            return [] if label.startswith("reply:") else [label]
         return sorted({c.label for c, _, _ in self.hits if not c.label.startswith("reply:")})
 
     def first_line(self) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip, method_of
+from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip
 
 # Client → pool requests and their confidence as sole evidence.
 CLIENT_METHODS: dict[str, float] = {
@@ -85,32 +85,62 @@ def _error_reply(obj: dict[str, Any]) -> bool:
     )
 
 
+# Prebuilt clues: one shared (frozen) object per known method instead of one per call.
+_METHOD_CLUES: dict[str, Clue] = {
+    m: Clue(m, w) for m, w in {**POOL_METHODS, **CLIENT_METHODS}.items()
+}
+_SUBSCRIBE_REPLY = Clue("reply:subscribe", SUBSCRIBE_REPLY)
+_ERROR_REPLY = Clue("reply:stratum-error", ERROR_REPLY)
+
+
 def assess(obj: dict[str, Any]) -> Clue | None:
     """Evidence for Stratum v1 carried by one JSON object, or None."""
-    method = method_of(obj)
-    if method is not None:
-        weight = CLIENT_METHODS.get(method) or POOL_METHODS.get(method)
-        if weight is not None:
-            return Clue(method, weight)
+    method = obj.get("method")
+    if isinstance(method, str) and method:
+        clue = _METHOD_CLUES.get(method)
+        if clue is not None:
+            return clue
         if method.startswith("mining.") and len(method) <= 48:
             return Clue(method, UNKNOWN_MINING_METHOD)
         return None
     if "method" in obj:
         return None
     if _subscribe_reply(obj.get("result")):
-        return Clue("reply:subscribe", SUBSCRIBE_REPLY)
+        return _SUBSCRIBE_REPLY
     if _error_reply(obj):
-        return Clue("reply:stratum-error", ERROR_REPLY)
+        return _ERROR_REPLY
     return None
 
 
-def _strings(value: Any, depth: int = 0) -> list[str]:
-    """Strings inside a small nested list (bounded), for EthereumStratum markers."""
+def _has_ethereum_stratum(value: Any, depth: int = 0) -> bool:
+    """An `EthereumStratum/` string inside a small nested list (bounded: 3 levels, 16 items)."""
     if isinstance(value, str):
-        return [value]
+        return value.startswith("EthereumStratum/")
     if isinstance(value, list) and depth < 3:
-        return [s for item in value[:16] for s in _strings(item, depth + 1)]
-    return []
+        for item in value[:16]:
+            if isinstance(item, str):
+                if item.startswith("EthereumStratum/"):
+                    return True
+            elif _has_ethereum_stratum(item, depth + 1):
+                return True
+    return False
+
+
+def _equihash_agent(agent: str) -> bool:
+    """`_EQUIHASH_AGENT.search(agent)`; for ASCII text (nearly every agent) `lower()` and `in`
+    give the same answer at half the cost (case-insensitive regex matching differs only on
+    non-ASCII letters such as `ſ` or the Kelvin sign)."""
+    if not agent.isascii():
+        return _EQUIHASH_AGENT.search(agent) is not None
+    a = agent.lower()
+    return (
+        "ewbf" in a
+        or "equihash" in a
+        or "nheqminer" in a
+        or "dstm" in a
+        or "optiminer" in a
+        or "zcash" in a
+    )
 
 
 def _port_like(value: Any) -> bool:
@@ -119,51 +149,72 @@ def _port_like(value: Any) -> bool:
     return isinstance(value, str) and value.isdigit() and 0 < len(value) <= 5
 
 
+# The labels `_variant` looks at; any other clue says nothing about the variant.
+_VARIANT_LABELS = frozenset(
+    {"mining.hello", "mining.subscribe", "reply:subscribe", "mining.set_target", "mining.notify"}
+)
+
+
+def _hex64(value: Any) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
 def _variant(found: Found) -> str:
     equihash = False
     for clue, obj, _ in found.hits:
-        params = obj.get("params")
-        if clue.label == "mining.hello":
+        label = clue.label
+        if label not in _VARIANT_LABELS:
+            continue
+        if label == "mining.hello":
             return "ethereum-stratum-nicehash"
-        if clue.label in ("mining.subscribe", "reply:subscribe"):
-            source = params if clue.label == "mining.subscribe" else obj.get("result")
-            if any(s.startswith("EthereumStratum/") for s in _strings(source)):
+        if label == "reply:subscribe":
+            if _has_ethereum_stratum(obj.get("result")):
                 return "ethereum-stratum-nicehash"
-        if clue.label == "mining.set_target":
+            continue
+        if label == "mining.set_target":
             equihash = True
-        elif clue.label == "mining.subscribe" and isinstance(params, list):
-            agent = params[0] if params and isinstance(params[0], str) else ""
-            if _EQUIHASH_AGENT.search(agent[:64]) or (
-                len(params) == 4 and (_port_like(params[3]) or _port_like(params[1]))
-            ):
-                equihash = True
-        elif clue.label == "mining.notify" and isinstance(params, list):
-            hexes = [isinstance(p, str) and _HEX64.fullmatch(p) is not None for p in params[:8]]
-            if len(params) == 8 and all(hexes[2:5]):  # Zcash: version, prev, merkle, reserved
-                equihash = True
-            elif len(params) == 4 and hexes[1] and hexes[2]:  # job, seedhash, headerhash, clean
+            continue
+        params = obj.get("params")
+        if label == "mining.subscribe":
+            if _has_ethereum_stratum(params):
                 return "ethereum-stratum-nicehash"
+            if isinstance(params, list):
+                agent = params[0] if params and isinstance(params[0], str) else ""
+                if _equihash_agent(agent[:64]) or (
+                    len(params) == 4 and (_port_like(params[3]) or _port_like(params[1]))
+                ):
+                    equihash = True
+        elif isinstance(params, list):  # mining.notify
+            if len(params) == 8:  # Zcash: version, prev, merkle, reserved
+                if _hex64(params[2]) and _hex64(params[3]) and _hex64(params[4]):
+                    equihash = True
+            elif len(params) == 4 and _hex64(params[1]) and _hex64(params[2]):
+                return "ethereum-stratum-nicehash"  # job, seedhash, headerhash, clean
     return "stratum-v1-equihash" if equihash else "stratum-v1"
+
+
+_DETAIL_LABELS = frozenset({"mining.subscribe", "mining.hello", "mining.authorize"})
 
 
 def _detail(found: Found) -> dict[str, Any]:
     detail: dict[str, Any] = {"methods": found.labels, "excerpt": found.first_line()}
     for clue, obj, _ in found.hits:
+        label = clue.label
+        if label not in _DETAIL_LABELS:
+            continue
         params = obj.get("params")
-        if "agent" not in detail:
-            if clue.label == "mining.subscribe" and isinstance(params, list) and params:
-                agent = clip(params[0])
-                if agent:
-                    detail["agent"] = agent
-            elif clue.label == "mining.hello" and isinstance(params, dict):
-                agent = clip(params.get("agent"))
-                if agent:
-                    detail["agent"] = agent
-        is_authorize = clue.label == "mining.authorize" and "worker" not in detail
-        if is_authorize and isinstance(params, list) and params:
-            worker = clip(params[0], 64)
-            if worker:
-                detail["worker"] = worker
+        if label == "mining.authorize":
+            if "worker" not in detail and isinstance(params, list) and params:
+                worker = clip(params[0], 64)
+                if worker:
+                    detail["worker"] = worker
+        elif "agent" not in detail:
+            if label == "mining.subscribe":
+                agent = clip(params[0]) if isinstance(params, list) and params else None
+            else:  # mining.hello
+                agent = clip(params.get("agent")) if isinstance(params, dict) else None
+            if agent:
+                detail["agent"] = agent
     return detail
 
 
