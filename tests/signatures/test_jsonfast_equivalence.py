@@ -431,3 +431,12 @@ EDGES = [
 @pytest.mark.parametrize("data", EDGES)
 def test_edge_streams_agree(data: bytes) -> None:
     check(data)
+
+
+@pytest.mark.parametrize(
+    "number", [b"-9223372036854775809", b"-9999999999999999999", b"-9223372036854775808"]
+)
+def test_load_object_keeps_big_negative_integers(number: bytes) -> None:
+    """orjson turns an integer below -2**63 (19 digits) into a float; json keeps the int."""
+    line = b'{"id": ' + number + b', "method": "mining.submit"}'
+    assert repr(jsonlines.load_object(line)) == repr(json.loads(line))
