@@ -33,27 +33,37 @@ def _is_job(job: Any) -> bool:
     return _has_strings(job, "blob", "job_id", "target")
 
 
+# One shared (frozen) clue per shape instead of one per call.
+_LOGIN = Clue("login", LOGIN)
+_SUBMIT = Clue("submit", SUBMIT)
+_JOB = Clue("job", JOB)
+_KEEPALIVE = Clue("keepalived", KEEPALIVE)
+_GETJOB = Clue("getjob", GETJOB)
+_LOGIN_REPLY = Clue("reply:login", LOGIN_REPLY)
+_GETJOB_REPLY = Clue("reply:getjob", LOGIN_REPLY)
+
+
 def assess(obj: dict[str, Any]) -> Clue | None:
     """Evidence for CryptoNote stratum carried by one JSON object, or None."""
     method = method_of(obj)
     params = obj.get("params")
     if method == "login":
-        return Clue("login", LOGIN) if _has_strings(params, "login") else None
+        return _LOGIN if _has_strings(params, "login") else None
     if method == "submit":
-        return Clue("submit", SUBMIT) if _has_strings(params, "job_id", "nonce") else None
+        return _SUBMIT if _has_strings(params, "job_id", "nonce") else None
     if method == "job":
-        return Clue("job", JOB) if _is_job(params) else None
+        return _JOB if _is_job(params) else None
     if method == "keepalived":
-        return Clue("keepalived", KEEPALIVE) if params is None or isinstance(params, dict) else None
+        return _KEEPALIVE if params is None or isinstance(params, dict) else None
     if method == "getjob":
-        return Clue("getjob", GETJOB) if _has_strings(params, "id") else None
+        return _GETJOB if _has_strings(params, "id") else None
     if method is not None or "method" in obj:
         return None
     result = obj.get("result")
     if isinstance(result, dict) and _is_job(result.get("job")):
-        return Clue("reply:login", LOGIN_REPLY)
+        return _LOGIN_REPLY
     if _is_job(result):  # reply to getjob
-        return Clue("reply:getjob", LOGIN_REPLY)
+        return _GETJOB_REPLY
     return None
 
 

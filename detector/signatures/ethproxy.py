@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip, method_of
+from detector.signatures.jsonlines import Clue, Found, JsonRpcSignature, clip
 
 METHODS: dict[str, float] = {
     "eth_submitLogin": 0.97,
@@ -44,26 +44,34 @@ def work_triple(result: Any) -> bool:
     )
 
 
+# Prebuilt clues: one shared (frozen) object per method instead of one per call.
+_METHOD_CLUES: dict[str, Clue] = {m: Clue(m, w) for m, w in METHODS.items()}
+_WORK_REPLY = Clue("reply:getwork", WORK_REPLY)
+
+
 def assess(obj: dict[str, Any]) -> Clue | None:
     """Evidence for eth-proxy carried by one JSON object, or None."""
-    method = method_of(obj)
-    if method is not None:
-        weight = METHODS.get(method)
-        return Clue(method, weight) if weight is not None else None
+    method = obj.get("method")
+    if isinstance(method, str) and method:
+        return _METHOD_CLUES.get(method)
     if "method" not in obj and work_triple(obj.get("result")):
-        return Clue("reply:getwork", WORK_REPLY)
+        return _WORK_REPLY
     return None
+
+
+_LOGINS = frozenset({"eth_submitLogin", "eth_login"})
 
 
 def _detail(found: Found) -> dict[str, Any]:
     detail: dict[str, Any] = {"methods": found.labels, "excerpt": found.first_line()}
     for clue, obj, _ in found.hits:
-        if "worker" not in detail and clue.label in ("eth_submitLogin", "eth_login"):
+        if clue.label in _LOGINS:
             params = obj.get("params")
             login = clip(params[0], 64) if isinstance(params, list) and params else None
             worker = clip(obj.get("worker"), 64)
             if login or worker:
                 detail["worker"] = login or worker
+                break
     return detail
 
 
