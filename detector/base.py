@@ -42,7 +42,7 @@ class EvidenceKind(enum.StrEnum):
     PORT_ONLY = "port-only"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """A signature's answer for the bytes it was shown.
 
@@ -52,6 +52,10 @@ class Verdict:
     A NEED_MORE verdict with `confidence > 0` is *provisional*: what the signature would say if
     no more bytes came (e.g. mining headers seen, the JSON body that names the method not yet).
     The engine keeps it and uses it only if the flow ends without a better answer.
+
+    Treat it as immutable (`NEED_MORE` and `EXCLUDE` are shared). It is not a frozen dataclass
+    because frozen construction costs 1.1 µs against 0.3, and the scan makes one per payload
+    judged; frozen never covered `detail`'s contents anyway.
     """
 
     outcome: Outcome
