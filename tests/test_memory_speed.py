@@ -1,10 +1,10 @@
 """The batched memory lookups behave like one `get` per flow.
 
-`PairCacheCheck` looks its candidate rows up with `_TimedMap.live` (one call for the whole batch)
-after the numpy pre-test. Here random sequences of confirmed pairs, checks, expiries and
-evictions run against it and against the straightforward reference — every row of the batch
-looked up on a twin cache with `PairCache.lookup`, no pre-test — and must agree on the evidence,
-the `hits` and `evicted` counters, the LRU order and the entries themselves.
+`PairCacheCheck` and `DnsLearned` look their candidate rows up with `_TimedMap.live` (one call
+for the whole batch) after the numpy pre-test. Here random sequences of remembered entries,
+checks, expiries and evictions run against them and against the straightforward reference —
+every row of the batch looked up on a twin memory with `lookup`, no pre-test — and must agree
+on the evidence, the `hits` and `evicted` counters, the LRU order and the entries themselves.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.base import EvidenceKind, HitClass
-from detector.flowlevel import PairCacheCheck
-from detector.memory import PairCache
+from detector.flowlevel import DnsLearned, PairCacheCheck
+from detector.memory import LearnedEndpoints, PairCache
 from pipelines.flows import FLOW_DTYPE
 
 if TYPE_CHECKING:
@@ -104,3 +104,36 @@ def test_live_equals_get(keys: list[tuple[int, float]], size: int) -> None:
     assert got == [(i, item) for i, item in want if item is not None]
     assert _state(fast) == _state(ref)
     assert list(fast.items) == list(ref.items)
+
+
+LEARN = st.tuples(st.just("learn"), st.integers(0, 2), TIMES, st.sampled_from([0.0, 9.0]))
+DNS_CHECK = st.tuples(st.just("check"), st.lists(st.tuples(st.integers(0, 2), TIMES), max_size=8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(LEARN, DNS_CHECK), max_size=40), st.integers(1, 3))
+def test_dns_learned_equals_one_lookup_per_row(ops: list[tuple[object, ...]], size: int) -> None:
+    fast, ref = LearnedEndpoints(size, min_ttl=5.0), LearnedEndpoints(size, min_ttl=5.0)
+    ctx = cast("DetectContext", SimpleNamespace(learned=fast))
+    for op in ops:
+        if op[0] == "learn":
+            _, s, now, ttl = cast("tuple[str, int, float, float]", op)
+            for learned in (fast, ref):
+                learned.learn(SERVERS[s], now, ttl, f"A record of pool{s}")
+        else:
+            rows = [(0, s, when, 1) for s, when in cast("list[tuple[int, float]]", op[1])]
+            got = DnsLearned().check(ctx, _flows(rows), 0.0)
+            want = []
+            for row, (_, s, when, _) in enumerate(rows):
+                item = ref.lookup(SERVERS[s], when)
+                if item is not None:
+                    want.append((row, {"learned_from": item.why}))
+            assert [(row, ev.detail) for row, ev in got] == want
+            for _, ev in got:
+                assert (ev.kind, ev.confidence, ev.cls, ev.variant, ev.weak) == (
+                    EvidenceKind.DNS_LEARNED, 0.85, HitClass.MINING, "dns-learned", False
+                )  # fmt: skip
+            assert len({id(ev.detail) for _, ev in got}) == len(got)
+        assert (fast.hits, fast.evicted, list(fast.items.items())) == (
+            ref.hits, ref.evicted, list(ref.items.items())
+        )  # fmt: skip
