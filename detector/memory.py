@@ -153,9 +153,10 @@ class PairCache(_TimedMap):
     def remember(
         self, client: Addr, server: Addr, now: float, why: str, variant: str, origin: int
     ) -> None:
-        self.put((*client, *server), Remembered(now + self.ttl, why, variant, origin, now))
-        if self.on_learn is not None:
-            self.on_learn(addr_text(*server), f"{why} at {iso(now)}")
+        item = Remembered(now + self.ttl, why, variant, origin, now)
+        self.put((*client, *server), item)
+        if self.on_learn is not None:  # the same text as the entry's label: formatted once
+            self.on_learn(addr_text(*server), item.label())
 
     def candidates(self, s_lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         """Rows whose server low word appears in the cache (then confirm with `lookup`)."""
