@@ -2,11 +2,12 @@
 
 `jsonlines.judge` takes shortcuts for the common first payloads and falls back to
 `jsonlines._judge_reference`; the signatures' `assess`, variant and detail functions were
-rewritten for speed. The oracle here is the straightforward version of each (the code as it was
-before the rewrite, reading the same method tables): every verdict — outcome, kind, class,
-variant, confidence and detail, compared by `repr` so that key order, int/float and NaN count —
-must be identical, on the streams the scan feeds the signatures from the shared real captures
-and the repo's samples, on cuts of those, and on generated streams.
+rewritten for speed. The oracle here is the straightforward version of each (the rewritten
+pieces as they were before, reading the same method tables; the helpers the rewrite left alone,
+such as the reply-shape tests and CryptoNote's detail, are called, not copied): every verdict —
+outcome, kind, class, variant, confidence and detail, compared by `repr` so that key order,
+int/float and NaN count — must be identical, on the streams the scan feeds the signatures from
+the shared real captures and the repo's samples, on cuts of those, and on generated streams.
 """
 
 from __future__ import annotations
@@ -47,24 +48,10 @@ def _stratum_assess(obj: dict[str, Any]) -> Clue | None:
         return None
     if "method" in obj:
         return None
-    result = obj.get("result")
-    if isinstance(result, list) and len(result) >= 2 and isinstance(result[0], list):
-        head = result[0]
-        candidates = [head, *(item for item in head[:8] if isinstance(item, list))]
-        names = {"mining.notify", "mining.set_difficulty"}
-        if any(len(c) >= 2 and isinstance(c[0], str) and c[0] in names for c in candidates):
-            return Clue("reply:subscribe", stratum.SUBSCRIBE_REPLY)
-    error = obj.get("error")
-    if (
-        "id" in obj
-        and "result" in obj
-        and obj["result"] is None
-        and isinstance(error, list)
-        and 2 <= len(error) <= 3
-        and type(error[0]) is int
-        and 20 <= error[0] <= 29
-        and isinstance(error[1], str)
-    ):
+    # the reply-shape tests were not rewritten: the oracle calls them
+    if stratum._subscribe_reply(obj.get("result")):
+        return Clue("reply:subscribe", stratum.SUBSCRIBE_REPLY)
+    if stratum._error_reply(obj):
         return Clue("reply:stratum-error", stratum.ERROR_REPLY)
     return None
 
@@ -75,12 +62,6 @@ def _strings(value: Any, depth: int = 0) -> list[str]:
     if isinstance(value, list) and depth < 3:
         return [s for item in value[:16] for s in _strings(item, depth + 1)]
     return []
-
-
-def _port_like(value: Any) -> bool:
-    if type(value) is int:
-        return 0 < value < 65536
-    return isinstance(value, str) and value.isdigit() and 0 < len(value) <= 5
 
 
 _EQUIHASH_AGENT = re.compile(r"ewbf|equihash|nheqminer|dstm|optiminer|zcash", re.IGNORECASE)
@@ -102,7 +83,8 @@ def _stratum_variant(found: Found) -> str:
         elif clue.label == "mining.subscribe" and isinstance(params, list):
             agent = params[0] if params and isinstance(params[0], str) else ""
             if _EQUIHASH_AGENT.search(agent[:64]) or (
-                len(params) == 4 and (_port_like(params[3]) or _port_like(params[1]))
+                len(params) == 4
+                and (stratum._port_like(params[3]) or stratum._port_like(params[1]))
             ):
                 equihash = True
         elif clue.label == "mining.notify" and isinstance(params, list):
@@ -170,52 +152,30 @@ def _ethproxy_detail(found: Found) -> dict[str, Any]:
     return detail
 
 
-def _has_strings(params: Any, *keys: str) -> bool:
-    return isinstance(params, dict) and all(isinstance(params.get(k), str) for k in keys)
-
-
 def _cryptonote_assess(obj: dict[str, Any]) -> Clue | None:
     c = cryptonote
     method = method_of(obj)
     params = obj.get("params")
     if method == "login":
-        return Clue("login", c.LOGIN) if _has_strings(params, "login") else None
+        return Clue("login", c.LOGIN) if c._has_strings(params, "login") else None
     if method == "submit":
-        return Clue("submit", c.SUBMIT) if _has_strings(params, "job_id", "nonce") else None
+        return Clue("submit", c.SUBMIT) if c._has_strings(params, "job_id", "nonce") else None
     if method == "job":
-        return Clue("job", c.JOB) if _has_strings(params, "blob", "job_id", "target") else None
+        return Clue("job", c.JOB) if c._is_job(params) else None
     if method == "keepalived":
         return (
             Clue("keepalived", c.KEEPALIVE) if params is None or isinstance(params, dict) else None
         )
     if method == "getjob":
-        return Clue("getjob", c.GETJOB) if _has_strings(params, "id") else None
+        return Clue("getjob", c.GETJOB) if c._has_strings(params, "id") else None
     if method is not None or "method" in obj:
         return None
     result = obj.get("result")
-    if isinstance(result, dict) and _has_strings(result.get("job"), "blob", "job_id", "target"):
+    if isinstance(result, dict) and c._is_job(result.get("job")):
         return Clue("reply:login", c.LOGIN_REPLY)
-    if _has_strings(result, "blob", "job_id", "target"):
+    if c._is_job(result):
         return Clue("reply:getjob", c.LOGIN_REPLY)
     return None
-
-
-def _cryptonote_detail(found: Found) -> dict[str, Any]:
-    detail: dict[str, Any] = {"methods": _labels(found), "excerpt": found.first_line()}
-    for clue, obj, _ in found.hits:
-        params = obj.get("params")
-        if clue.label == "login" and isinstance(params, dict):
-            agent = clip(params.get("agent"))
-            if agent:
-                detail["agent"] = agent
-            worker = clip(params.get("login"), 64)
-            if worker:
-                detail["worker"] = worker
-            algo = params.get("algo")
-            if isinstance(algo, list):
-                detail["algo"] = [a for a in (clip(x, 32) for x in algo[:16]) if a]
-            break
-    return detail
 
 
 ORACLE: dict[
@@ -228,7 +188,8 @@ ORACLE: dict[
 ] = {
     "stratum": (_stratum_assess, _stratum_variant, _stratum_detail),
     "ethproxy": (_ethproxy_assess, lambda _f: "eth-proxy", _ethproxy_detail),
-    "cryptonote": (_cryptonote_assess, lambda _f: "stratum-cryptonote", _cryptonote_detail),
+    # CryptoNote's detail was not rewritten (its `Found.labels` is checked through the others)
+    "cryptonote": (_cryptonote_assess, lambda _f: "stratum-cryptonote", cryptonote._detail),
 }
 MODULES = {"stratum": stratum, "ethproxy": ethproxy, "cryptonote": cryptonote}
 
