@@ -177,9 +177,10 @@ class LearnedEndpoints(_TimedMap):
 
     def learn(self, addr: Addr, now: float, ttl: float, why: str) -> None:
         """Keep at least `min_ttl`: miners reconnect long after the resolver's TTL ran out."""
-        self.put(addr, Remembered(now + max(ttl, self.min_ttl), why, since=now))
-        if self.on_learn is not None:
-            self.on_learn(addr_text(*addr), f"{why} at {iso(now)}")
+        item = Remembered(now + max(ttl, self.min_ttl), why, since=now)
+        self.put(addr, item)
+        if self.on_learn is not None:  # as for pairs: the entry's label is the same text
+            self.on_learn(addr_text(*addr), item.label())
 
     def candidates(self, lo: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
         return self.member(lo)
