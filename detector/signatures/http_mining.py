@@ -16,8 +16,8 @@ Most calls are cgminer's few shapes (a head, then head and body), so `inspect_ht
 ways where one compiled pass (`http_head.read_message`) shows they give the same result: orjson
 for an ASCII body with no long digit run and few brackets (the standard parser for anything it
 refuses), excerpts of printable ASCII without Unicode checks, confidences rounded once at import.
-`_reference_inspect_http` is the plain reading; tests/signatures/test_httpfast_equivalence.py
-holds the two to the same verdicts.
+The plain step-by-step reading is the oracle of tests/signatures/test_httpfast_equivalence.py,
+which holds the two to the same verdicts.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from detector.signatures.http_head import (
     MAX_HEAD,
     MINING_NAMES,
     NO_LINE,
-    read_head,
     read_message,
 )
 from detector.signatures.jsonlines import EXCERPT_LEN, clip, excerpt, scan_prefix
@@ -85,7 +84,6 @@ _SCAN_JSON: Callable[[str, int], tuple[Any, int]]
 _SCAN_JSON = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 # bytes a JSON body may start with (also read by the compiled screen, `detector.screen`)
 JSON_START_BYTES = b"{[ \t\n\r\x0b\x0c"
-_JSON_START = frozenset(bytes([c]) for c in JSON_START_BYTES)
 UA_READ = 512  # characters of a User-Agent searched for a product token
 
 # By the mining mask of `read_head`: the mining headers present (sorted), their confidence.
@@ -169,15 +167,9 @@ def _head_excerpt(head: bytes, plain: int) -> str:
     return excerpt(b" | ".join(map(bytes.strip, head.split(b"\n"))))
 
 
-def _mining(outcome: Outcome, variant: str, confidence: float, detail: dict[str, Any]) -> Verdict:
-    """An HTTP mining verdict, its confidence rounded to 4 places."""
-    return Verdict(outcome, kind=EvidenceKind.HTTP_MINING, cls=HitClass.MINING, variant=variant,
-                   confidence=round(confidence, 4), detail=detail)  # fmt: skip
-
-
 _KIND, _CLASS = EvidenceKind.HTTP_MINING, HitClass.MINING
 _MATCH, _NEED_MORE = Outcome.MATCH, Outcome.NEED_MORE
-# By mining mask: the headers' confidence, and with a miner User-Agent too; rounded as `_mining`
+# By mining mask: the headers' confidence, and with a miner User-Agent too; rounded to 4 places
 _HEAD_CONFIDENCE = tuple(round(c, 4) for c in _MINING_CONFIDENCE)
 _AGENT_CONFIDENCE = tuple(
     round(min(0.95, c + 0.03) if c else USER_AGENT, 4) for c in _MINING_CONFIDENCE
@@ -190,9 +182,10 @@ _FIRST_BYTES = frozenset(b"GPHOD")  # how HTTP_HEADS start
 
 
 def inspect_http(data: bytes) -> Verdict:
-    """Judge the first HTTP message of one direction: `_reference_inspect_http`'s verdict, the
-    short way where `http_head.read_message` says it is safe (orjson for the body; excerpts
-    without Unicode checks) and without repeating the rounding."""
+    """Judge the first HTTP message of one direction: the plain reading's verdict (the oracle
+    in tests/signatures/test_httpfast_equivalence.py), the short way where
+    `http_head.read_message` says it is safe (orjson for the body; excerpts without Unicode
+    checks) and without repeating the rounding."""
     (status, head_end, _, ua_start, ua_end, expected, json_type, mining, excerpt_end, plain,
      body_start, body_end, text_start, text_end, flags) = read_message(
         data, MAX_BODY, EXCERPT_LEN)  # fmt: skip
@@ -261,58 +254,6 @@ def _fast_head_excerpt(data: bytes, end: int, plain: int, flags: int) -> str:
     if flags & HEAD_TEXT:
         return data[: min(end, EXCERPT_LEN + 1)].replace(b"\r\n", b" | ")[:EXCERPT_LEN].decode()
     return _head_excerpt(data[:end], plain)
-
-
-def _reference_inspect_http(data: bytes) -> Verdict:
-    """`inspect_http` the plain way, step by step: the rules it must keep (the equivalence
-    tests hold it to them)."""
-    head = read_head(data)
-    status, head_end, sep, ua_start, ua_end, expected, json_type, mining, excerpt_end, plain = head
-    if status != HTTP:
-        return NEED_MORE if status == NO_LINE and len(data) < 2048 else EXCLUDE
-    complete = head_end >= 0
-    detail: dict[str, Any] = {}
-    confidence = 0.0
-    if mining:
-        detail["headers"] = list(_MINING_FOUND[mining])
-        confidence = _MINING_CONFIDENCE[mining]
-    if ua_end > ua_start:
-        user_agent = data[ua_start:ua_end].decode("latin-1")
-        if _miner_agent(user_agent) is not None:
-            detail["user_agent"] = clip(user_agent)
-            confidence = min(0.95, confidence + 0.03) if confidence else USER_AGENT
-    variant = "http-mining-extensions"
-    body_raw = data[head_end + sep :] if complete else b""
-    if expected >= 0:
-        body_raw = body_raw[:expected]  # keep-alive: the next message may follow in the stream
-    jsonish = json_type or body_raw[:1] in (b"{", b"[")
-    body_due = complete and jsonish and len(body_raw) < min(expected, MAX_BODY)
-    if confidence and body_due and len(data) < MAX_HEAD:
-        # headers already say mining; the JSON body will say which method: provisional verdict
-        detail["methods"] = []
-        detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
-        return _mining(Outcome.NEED_MORE, variant, confidence, detail)
-    # a body can be JSON only if it starts with `{`, `[` or a blank (skip HTML, text, ...)
-    json_body = complete and body_raw[:1] in _JSON_START
-    body = _parse_body(body_raw) if json_body else None
-    if body is not None:
-        evidence = _body_evidence(body)
-    else:
-        evidence = _truncated_evidence(body_raw) if json_body else None
-    if evidence is not None:
-        label, variant, confidence = evidence
-        detail["methods"] = [] if label.startswith("reply:") else [label]
-        detail["excerpt"] = excerpt(body_raw.strip())
-    elif confidence:
-        detail["methods"] = []
-        detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
-    if confidence:
-        return _mining(Outcome.MATCH, variant, confidence, detail)
-    if not complete:
-        return NEED_MORE if len(data) < MAX_HEAD else EXCLUDE
-    if body is None and body_due:
-        return NEED_MORE  # a JSON-RPC body announced but not (all) here yet
-    return EXCLUDE
 
 
 class HttpMiningSignature:

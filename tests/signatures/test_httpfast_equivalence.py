@@ -1,9 +1,10 @@
 """The HTTP mining signature's short ways give exactly the plain way's verdicts.
 
 `http_mining.inspect_http` reads the body with orjson and builds excerpts without Unicode checks
-where `http_head.read_message` says that is safe; `_reference_inspect_http` is the plain
-step-by-step reading. Every field of the verdict (outcome, kind, class, variant, confidence with
-its exact float, detail with its key order) must agree, on generated messages and on every
+where `http_head.read_message` says that is safe; `reference_inspect_http` below is the plain
+step-by-step reading (the signature's code before the short ways). Every field of the verdict
+(outcome, kind, class, variant, confidence with its exact float, detail with its key order)
+must agree, on generated messages and on every
 HTTP stream of the shared captures (read at test time, never committed), cut at many offsets.
 """
 
@@ -13,22 +14,101 @@ import json
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.base import Verdict
-from detector.signatures.http_head import BODY_TEXT, FAST_JSON, HEAD_TEXT, read_message
+from detector.base import EXCLUDE, NEED_MORE, EvidenceKind, HitClass, Outcome, Verdict
+from detector.signatures.http_head import (
+    BODY_TEXT,
+    FAST_JSON,
+    HEAD_TEXT,
+    HTTP,
+    MAX_HEAD,
+    NO_LINE,
+    read_head,
+    read_message,
+)
 from detector.signatures.http_mining import (
+    _MINING_CONFIDENCE,
+    _MINING_FOUND,
     HTTP_HEADS,
+    JSON_START_BYTES,
     MAX_BODY,
-    _reference_inspect_http,
+    USER_AGENT,
+    _body_evidence,
+    _head_excerpt,
+    _miner_agent,
+    _parse_body,
+    _truncated_evidence,
     inspect_http,
 )
-from detector.signatures.jsonlines import EXCERPT_LEN
+from detector.signatures.jsonlines import EXCERPT_LEN, clip, excerpt
 
 from .flowpayloads import BENIGN_DIR, MINING_DIR, read_flows
+
+JSON_START = frozenset(bytes([c]) for c in JSON_START_BYTES)
+
+
+def _mining(outcome: Outcome, variant: str, confidence: float, detail: dict[str, Any]) -> Verdict:
+    """An HTTP mining verdict, its confidence rounded to 4 places."""
+    return Verdict(outcome, kind=EvidenceKind.HTTP_MINING, cls=HitClass.MINING, variant=variant,
+                   confidence=round(confidence, 4), detail=detail)  # fmt: skip
+
+
+def reference_inspect_http(data: bytes) -> Verdict:
+    """`inspect_http` the plain way, step by step (the code before the short ways): the rules it
+    must keep."""
+    head = read_head(data)
+    status, head_end, sep, ua_start, ua_end, expected, json_type, mining, excerpt_end, plain = head
+    if status != HTTP:
+        return NEED_MORE if status == NO_LINE and len(data) < 2048 else EXCLUDE
+    complete = head_end >= 0
+    detail: dict[str, Any] = {}
+    confidence = 0.0
+    if mining:
+        detail["headers"] = list(_MINING_FOUND[mining])
+        confidence = _MINING_CONFIDENCE[mining]
+    if ua_end > ua_start:
+        user_agent = data[ua_start:ua_end].decode("latin-1")
+        if _miner_agent(user_agent) is not None:
+            detail["user_agent"] = clip(user_agent)
+            confidence = min(0.95, confidence + 0.03) if confidence else USER_AGENT
+    variant = "http-mining-extensions"
+    body_raw = data[head_end + sep :] if complete else b""
+    if expected >= 0:
+        body_raw = body_raw[:expected]  # keep-alive: the next message may follow in the stream
+    jsonish = json_type or body_raw[:1] in (b"{", b"[")
+    body_due = complete and jsonish and len(body_raw) < min(expected, MAX_BODY)
+    if confidence and body_due and len(data) < MAX_HEAD:
+        # headers already say mining; the JSON body will say which method: provisional verdict
+        detail["methods"] = []
+        detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
+        return _mining(Outcome.NEED_MORE, variant, confidence, detail)
+    # a body can be JSON only if it starts with `{`, `[` or a blank (skip HTML, text, ...)
+    json_body = complete and body_raw[:1] in JSON_START
+    body = _parse_body(body_raw) if json_body else None
+    if body is not None:
+        evidence = _body_evidence(body)
+    else:
+        evidence = _truncated_evidence(body_raw) if json_body else None
+    if evidence is not None:
+        label, variant, confidence = evidence
+        detail["methods"] = [] if label.startswith("reply:") else [label]
+        detail["excerpt"] = excerpt(body_raw.strip())
+    elif confidence:
+        detail["methods"] = []
+        detail["excerpt"] = _head_excerpt(data[:excerpt_end], plain)
+    if confidence:
+        return _mining(Outcome.MATCH, variant, confidence, detail)
+    if not complete:
+        return NEED_MORE if len(data) < MAX_HEAD else EXCLUDE
+    if body is None and body_due:
+        return NEED_MORE  # a JSON-RPC body announced but not (all) here yet
+    return EXCLUDE
+
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 SETTINGS = settings(
@@ -46,7 +126,7 @@ def key(verdict: Verdict) -> str:
 
 
 def same(data: bytes) -> None:
-    assert key(inspect_http(data)) == key(_reference_inspect_http(data)), data
+    assert key(inspect_http(data)) == key(reference_inspect_http(data)), data
 
 
 # --- generated messages -------------------------------------------------------------------
@@ -218,6 +298,6 @@ def test_every_http_stream_of_the_captures() -> None:
         data[:cut]
         for data in streams
         for cut in cuts(data)
-        if key(inspect_http(data[:cut])) != key(_reference_inspect_http(data[:cut]))
+        if key(inspect_http(data[:cut])) != key(reference_inspect_http(data[:cut]))
     ]
     assert not bad, bad[:3]
