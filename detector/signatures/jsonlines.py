@@ -439,8 +439,10 @@ class JsonRpcSignature:
         if transport not in self.transports:
             return EXCLUDE
         found = judge(data, self._assess)
-        if isinstance(found, Verdict):
-            return found
+        return found if isinstance(found, Verdict) else self.verdict(found)
+
+    def verdict(self, found: Found) -> Verdict:
+        """The MATCH verdict for what `judge` found: the protocol's variant and detail."""
         return Verdict(
             Outcome.MATCH,
             kind=EvidenceKind.STRATUM,

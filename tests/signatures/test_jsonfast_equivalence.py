@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.base import EXCLUDE, EvidenceKind, HitClass, Outcome, Verdict
+from detector.base import EXCLUDE, Outcome, Verdict
 from detector.signatures import SIGNATURES, cryptonote, ethproxy, jsonlines, stratum
 from detector.signatures.jsonlines import Clue, Found, clip, method_of
 from minewatch.lists import build_matcher
@@ -202,14 +202,7 @@ def reference_inspect(name: str, data: bytes, transport: int) -> Verdict:
     found = jsonlines._judge_reference(data, assess)
     if isinstance(found, Verdict):
         return found
-    return Verdict(
-        Outcome.MATCH,
-        kind=EvidenceKind.STRATUM,
-        cls=HitClass.MINING,
-        variant=variant(found),
-        confidence=found.confidence,
-        detail=detail(found),
-    )
+    return jsonlines.JsonRpcSignature(name, assess, variant, detail).verdict(found)
 
 
 def comparable(verdict: Verdict | Found) -> tuple[object, ...]:
