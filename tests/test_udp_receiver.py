@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import struct
 import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.sources import mmsg
 from pipelines.sources.udp import UdpReceiver, kernel_drops, open_socket, parse_listen
@@ -67,6 +70,77 @@ def test_mmsg_reader_cuts_and_counts_what_exceeds_a_slot() -> None:
     index, names = reader.senders(3)
     sock.close()
     assert index.tolist() == [0, 0, 0] and names == ["127.0.0.1"]
+
+
+def test_mmsg_reader_names_each_sender_of_a_mixed_batch() -> None:
+    """Datagrams from three loopback addresses (and two source ports each), interleaved."""
+    if not mmsg.available():
+        pytest.skip("SKIPPED LOUDLY: recvmmsg is not available on this platform")
+    sock = open_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sources = [f"127.0.0.{a}" for a in (3, 1, 2)]
+    senders = []
+    for host in sources:
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((host, 0))
+            senders.append((s, host))
+    expected = []
+    for k in range(60):
+        s, host = senders[(k * 7) % len(senders)]
+        s.sendto(b"%d" % k, ("127.0.0.1", port))
+        expected.append(host)
+    time.sleep(0.2)
+    buf = np.zeros(64 * 2048, dtype=np.uint8)
+    reader = mmsg.MmsgReader(sock, buf, 2048)
+    assert len(reader.receive(0)) == 60
+    index, names = reader.senders(60)
+    for s, _ in senders:
+        s.close()
+    sock.close()
+    assert [names[i] for i in index.tolist()] == expected
+    assert sorted(names) == sorted(sources)
+
+
+def _sockaddr(family: int, port: int, extra: int, addr: bytes) -> bytes:
+    if family == socket.AF_INET6:  # family (host order), port, flow info, address, scope id
+        return struct.pack("<H", family) + struct.pack(">HI", port, extra) + addr + bytes(4)
+    return struct.pack("<H", family) + struct.pack(">H", port) + addr + bytes(8)
+
+
+_V4 = st.sampled_from([bytes([10, 0, 0, i]) for i in range(4)] + [bytes(4), b"\xff" * 4])
+_V6 = st.sampled_from(
+    [
+        socket.inet_pton(socket.AF_INET6, a)
+        for a in ("::1", "2001:db8::1", "2001:db8::1:0:0:1", "::ffff:10.0.0.1", "::")
+    ]
+)
+_SENDER = st.one_of(
+    st.tuples(st.just(socket.AF_INET), st.integers(0, 65535), st.just(0), _V4),
+    st.tuples(st.just(socket.AF_INET6), st.integers(0, 65535), st.integers(0, 2**20 - 1), _V6),
+)
+
+
+_Row = tuple[int, int, int, bytes]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SENDER, min_size=1, max_size=40))
+def test_senders_agree_with_reading_each_address_alone(rows: list[_Row]) -> None:
+    """Oracle: the address text of each slot, one slot at a time (ports and flow labels vary
+    and must not split an exporter)."""
+    if not mmsg.available():
+        pytest.skip("SKIPPED LOUDLY: recvmmsg is not available on this platform")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reader = mmsg.MmsgReader(sock, np.zeros(64 * 64, dtype=np.uint8), 64)
+    sock.close()
+    for i, (fam, port, extra, addr) in enumerate(rows):
+        raw = _sockaddr(fam, port, extra, addr)
+        reader.names[i, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    index, names = reader.senders(len(rows))
+    want = [socket.inet_ntop(fam, addr) for fam, _, _, addr in rows]
+    assert [names[i] for i in index.tolist()] == want
+    assert len(names) == len(set(want))  # one name per distinct exporter
 
 
 def test_a_quiet_socket_hands_over_a_small_batch_within_the_flush_time() -> None:

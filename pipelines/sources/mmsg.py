@@ -130,19 +130,33 @@ class MmsgReader:
         return lengths
 
     def senders(self, count: int) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Sender of each of the first `count` slots, as (index per slot, distinct texts)."""
-        raw = self.names[:count]
-        family = raw[:, 0].astype(np.int64) | (raw[:, 1].astype(np.int64) << 8)  # host order
-        key = np.where(
-            (family == socket.AF_INET6)[:, None],
-            raw[:, 8:24],
-            np.pad(raw[:, 4:8], ((0, 0), (0, 12))),
-        )
-        key = np.concatenate([family[:, None].astype(np.uint8), key], axis=1)
-        uniq, index = np.unique(key, axis=0, return_inverse=True)
-        names = []
-        for row in uniq:
-            fam = socket.AF_INET6 if int(row[0]) == socket.AF_INET6 else socket.AF_INET
-            addr = bytes(row[1:17]) if fam == socket.AF_INET6 else bytes(row[1:5])
-            names.append(socket.inet_ntop(fam, addr))
-        return index.astype(np.int64).reshape(-1), names
+        """Sender of each of the first `count` slots, as (index per slot, distinct texts).
+
+        The address is keyed as integers (family, two 64-bit words; the port and IPv6 flow
+        label left out) and grouped with a sort of those integers: `np.unique(axis=0)` on the
+        raw bytes cost ~3 ms per 1024-datagram batch, under the GIL, in the receive thread.
+        A batch from one exporter (the usual case: the kernel keeps an exporter on one
+        socket) is recognised without sorting."""
+        if count == 0:
+            return np.zeros(0, dtype=np.int64), []
+        words = self.names[:count, :24].view("<u8")  # sockaddr_in / sockaddr_in6, 3 words
+        family = words[:, 0] & 0xFFFF  # host order (little-endian x86/arm64)
+        v6 = family == socket.AF_INET6
+        hi = np.where(v6, words[:, 1], words[:, 0] >> 32)  # IPv4: the address bytes 4..8
+        lo = np.where(v6, words[:, 2], 0)
+        if (hi == hi[0]).all() and (lo == lo[0]).all() and (family == family[0]).all():
+            return np.zeros(count, dtype=np.int64), [self._text(0)]
+        order = np.lexsort((lo, hi, family))
+        f, h, lw = family[order], hi[order], lo[order]
+        new = np.ones(count, dtype=bool)
+        new[1:] = (f[1:] != f[:-1]) | (h[1:] != h[:-1]) | (lw[1:] != lw[:-1])
+        group = np.cumsum(new) - 1
+        index = np.empty(count, dtype=np.int64)
+        index[order] = group
+        return index, [self._text(int(i)) for i in order[new]]
+
+    def _text(self, slot: int) -> str:
+        raw = self.names[slot]
+        if int(raw[0]) | (int(raw[1]) << 8) == socket.AF_INET6:
+            return socket.inet_ntop(socket.AF_INET6, bytes(raw[8:24]))
+        return socket.inet_ntop(socket.AF_INET, bytes(raw[4:8]))
