@@ -1,6 +1,6 @@
 """Benchmark live flow collection: `minewatch collect` against nfcapd, NetFlow v5 on loopback.
 
-    .venv/bin/python bench/bench_collect.py [--rates 0.5 1 2 3.8] [--seconds 3] [--runs 3]
+    .venv/bin/python bench/bench_collect.py [--rates 0.5 1 2 3.8 5.5] [--seconds 3] [--runs 3]
                                             [--senders 1]
 
 NetFlow v5 datagrams of 30 records (1,464 bytes, built as in bench_netflow.py) are offered at
@@ -294,6 +294,13 @@ class Minewatch:
     def rcvbuf(self) -> int:
         return _rcvbuf(self.port)
 
+    def peak_rss_mb(self) -> float:
+        """The collector's peak resident memory so far (VmHWM), in MB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -369,7 +376,7 @@ def best(figures: list[Figure]) -> Figure:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--rates", type=float, nargs="+", default=[0.5, 1.0, 2.0, 3.8],
+    ap.add_argument("--rates", type=float, nargs="+", default=[0.5, 1.0, 2.0, 3.8, 5.5],
                     help="offered rates, M records/s")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=3.0, help="send time per run")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (best is printed)")
@@ -419,6 +426,7 @@ def main() -> None:
                       f"{ratio:.2f}")  # fmt: skip
             print(f"nfcapd receive buffer {nf_buf / 2**10:.0f} KiB (its default; "
                   "net.core.rmem_max caps what it may ask for)")  # fmt: skip
+            print(f"minewatch collect peak RSS {mw.peak_rss_mb():.0f} MB")
         finally:
             mw.stop()
     print(f"bench_collect total {time.perf_counter() - t_all:.0f} s")
