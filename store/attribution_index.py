@@ -8,7 +8,9 @@
   starting at or before the time and walks back while an earlier one could still cover it —
   `maxstop` (the running maximum of stop within a key) ends the walk at once when none can.
   Among sessions covering the time the latest start wins (ties: the later imported row); longer
-  prefixes are tried first.
+  prefixes are tried first. A session with no stop (its Stop was lost, or it is still online)
+  ends where the next session on the same address or prefix begins: once the address was handed
+  to someone else, the earlier holder no longer covers the times after that holder's session.
 """
 
 from __future__ import annotations
@@ -115,8 +117,10 @@ class SessionIndex:
             k25 = k25[order]
             stops = np.array([OPEN if stop[i] is None else stop[i] for i in rows], np.int64)
             stops = stops[order]
+            starts = np.array([start[i] for i in rows], dtype=np.int64)[order]
             owners = np.array([owner[i] for i in rows], dtype=np.int64)[order]
             k17 = k25.astype(f"S{KEY_LEN}")
+            _end_open_at_next(k17, starts, stops)
             self._groups.setdefault(f, []).append(
                 _Group(p, k25, k17, stops, _running_max(k17, stops), owners)
             )
@@ -138,6 +142,17 @@ class SessionIndex:
                     break
                 j -= 1
         return -1
+
+
+def _end_open_at_next(
+    keys: npt.NDArray[np.bytes_], starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]
+) -> None:
+    """In place: an open session (stop `OPEN`) stops at the start of the next session of its key
+    (rows sorted by key, start, import order)."""
+    if len(stops) < 2:
+        return
+    capped = (stops[:-1] == OPEN) & (keys[1:] == keys[:-1])
+    stops[:-1][capped] = starts[1:][capped]
 
 
 def _running_max(

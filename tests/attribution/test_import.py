@@ -290,12 +290,17 @@ def test_freeradius_headers_and_delegated_ipv6_prefixes(db: Database, write) -> 
 
 
 def test_overlapping_sessions_latest_start_wins(db: Database, write) -> None:
+    """A session whose Stop was lost ends where the next holder of its address begins: after
+    that holder's session nobody known holds the address (not the lost-Stop subscriber, whom
+    the address had left). The last session of an address, open, still covers any later time."""
     csv_text = SES_HEADER + (
         "10.0.0.1,2024-05-01T00:00:00Z,,LOST-STOP\n"  # never closed (lost accounting stop)
         "10.0.0.1,2024-05-01T02:00:00Z,2024-05-01T03:00:00Z,LATER\n"
+        "10.0.0.2,2024-05-01T00:00:00Z,,ONLINE\n"
     )
     import_sessions(db.engine, write("s.csv", csv_text))
     att = Attributor.load(db.engine)
     assert att.lookup("10.0.0.1", ts("2024-05-01T01:00:00")).account == "LOST-STOP"  # type: ignore[union-attr]
     assert att.lookup("10.0.0.1", ts("2024-05-01T02:30:00")).account == "LATER"  # type: ignore[union-attr]
-    assert att.lookup("10.0.0.1", ts("2024-05-01T04:00:00")).account == "LOST-STOP"  # type: ignore[union-attr]
+    assert att.lookup("10.0.0.1", ts("2024-05-01T04:00:00")) is None
+    assert att.lookup("10.0.0.2", ts("2024-05-09T04:00:00")).account == "ONLINE"  # type: ignore[union-attr]

@@ -184,6 +184,17 @@ def test_session_index_matches_brute_force(sessions, probes) -> None:
         starts.append(start)
         stops.append(None if dur is None else start + dur)
     idx = SessionIndex(fams, plens, los, starts, stops, list(range(len(sessions))))
+    # a session without a stop ends where the next session on its address or prefix begins
+    # (ordered by start, then row)
+    ends = list(stops)
+    for i in range(len(sessions)):
+        if ends[i] is None:
+            later = [
+                starts[j]
+                for j in range(len(sessions))
+                if (plens[j], los[j]) == (plens[i], los[i]) and (starts[j], j) > (starts[i], i)
+            ]
+            ends[i] = min(later) if later else None
     for a, t in probes:
         addr = (10 << 24) + a
         covering = [
@@ -191,7 +202,7 @@ def test_session_index_matches_brute_force(sessions, probes) -> None:
             for i in range(len(sessions))
             if addr >> (32 - plens[i]) == los[i] >> (32 - plens[i])
             and starts[i] <= t
-            and (stops[i] is None or t < stops[i])
+            and ((end := ends[i]) is None or t < end)
         ]
         # longest prefix, then latest start, then the later row
         expect = max(covering)[2] if covering else -1

@@ -48,10 +48,19 @@ def test_attributor_matches_brute_force(db: Database, write) -> None:
     assert import_sessions(db.engine, write("s.csv", csv_text)).skipped == 0
     att = Attributor.load(db.engine)
 
+    def end(i: int) -> datetime | None:
+        """A session without a stop ends where the next session on its address begins."""
+        ip, start, stop, _ = sessions[i]
+        if stop is not None:
+            return stop
+        later = [s for j, (sip, s, _e, _a) in enumerate(sessions)
+                 if sip == ip and (s, j) > (start, i)]  # fmt: skip
+        return min(later) if later else None
+
     def expect(ip: str, t: datetime) -> str | None:
         covering = [
-            (s, i) for i, (sip, s, e, _a) in enumerate(sessions)
-            if sip == ip and s <= t and (e is None or t < e)
+            (s, i) for i, (sip, s, _e, _a) in enumerate(sessions)
+            if sip == ip and s <= t and ((e := end(i)) is None or t < e)
         ]  # fmt: skip
         if covering:
             return sessions[max(covering)[1]][3]
