@@ -12,6 +12,9 @@ known of the open session with its key (a session id the NAS reused) starts a ne
 Records may arrive out of order: a closed session is held back until the records' times have
 moved `window` past its stop, so a late Start still fixes its start. Memory therefore holds the
 open sessions plus those closed within the window; every other session is yielded at once.
+A record dated more than `FUTURE` after the wall clock (a NAS clock set years ahead) is reported
+and skipped: it would move the records' time past every held session and release them all,
+ending the reordering for the rest of the file.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import bisect
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from store.attribution_net import Net
@@ -28,6 +31,7 @@ from store.radius import AcctRecord, RadiusReport
 
 SLACK = timedelta(seconds=60)  # clock differences between Event-Timestamp and session time
 REORDER_WINDOW = timedelta(hours=1)
+FUTURE = timedelta(days=1)  # how far past the wall clock a record's time may be
 
 # exact: from a Start; derived: a record's time − Acct-Session-Time; seen: the first record's
 # time (an Interim without session time, the start is at or before it); unknown: a lone Stop
@@ -67,9 +71,12 @@ class Pairing:
     """The explicit pairing state: sessions by key, NAS restart times, the emission queue.
     `feed` each record in file order, then `finish`; both return the sessions now final."""
 
-    def __init__(self, report: RadiusReport, window: timedelta = REORDER_WINDOW) -> None:
+    def __init__(
+        self, report: RadiusReport, window: timedelta = REORDER_WINDOW, now: datetime | None = None
+    ) -> None:
         self.report = report
         self.window = window
+        self._latest_ok = (now or datetime.now(UTC)) + FUTURE  # later record times are wrong
         self._entries: dict[_Key, _Entry] = {}
         self._restarts: dict[str, list[datetime]] = {}
         self._due: list[tuple[datetime, int, _Key]] = []  # (when, seq, key), a heap
@@ -82,6 +89,10 @@ class Pairing:
 
     def feed(self, rec: AcctRecord) -> list[PairedSession]:
         out: list[PairedSession] = []
+        if rec.time is not None and rec.time > self._latest_ok:
+            self.report.problem(rec.line, f"time {rec.time.isoformat()} is more than a day "
+                                "in the future (NAS clock?); record skipped")  # fmt: skip
+            return out
         if rec.status in ("nas-on", "nas-off"):
             self._restart(rec)
         else:

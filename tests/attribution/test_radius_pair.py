@@ -130,3 +130,22 @@ def test_closed_sessions_leave_memory_after_the_window() -> None:
     assert state.open_sessions <= 12 and len(out) >= 88
     out += state.finish()
     assert len(out) == 100 and {s.stop for s in out} == {at(i * 60 + 30) for i in range(100)}
+
+
+def test_a_record_far_in_the_future_is_skipped_and_keeps_the_reordering() -> None:
+    """A NAS clock years ahead: that record is a problem, and a late Start after it still
+    fixes its session's start (had the record moved the records' time, the session would
+    have been released before its Start came)."""
+    now = T0 + timedelta(days=2)
+    state = Pairing(RadiusReport("t"), window=timedelta(minutes=10), now=now)
+    far = rec("interim", 10 * 365 * 86400, "zz", ip="10.0.0.9", line=5)
+    out = state.feed(rec("stop", 600, st=600))  # its Start comes later
+    out += state.feed(far)
+    out += state.feed(rec("start", 0))
+    out += state.finish()
+    assert [(s.start, s.stop, s.start_from) for s in out] == [(at(0), at(600), "exact")]
+    assert state.report.problems == [(5, state.report.problems[0][1])]
+    assert "in the future" in state.report.problems[0][1]
+    # a day ahead of the wall clock is still accepted (clocks differ)
+    near = Pairing(RadiusReport("t"), now=at(0))
+    assert near.feed(rec("start", 23 * 3600)) == [] and near.open_sessions == 1
