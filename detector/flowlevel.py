@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from blacklist.builtin import port_prior
 from blacklist.entries import Category
@@ -22,16 +23,26 @@ if TYPE_CHECKING:
     from detector.context import DetectContext
 
 Found = list[tuple[int, Evidence]]
+# rows whose evidence of this kind the caller already holds (see `FlowDetector.check`)
+Skip = npt.NDArray[np.bool_] | None
 _NOT_POOL = frozenset({Category.ALLOWLIST, Category.REGULATOR})
 # looked up once: an enum member lookup costs ~0.1 us, twice per evidence of ~10k a scan
 _DNS_LEARNED, _PAIR_CACHE = EvidenceKind.DNS_LEARNED, EvidenceKind.PAIR_CACHE
+_PORT_ONLY = EvidenceKind.PORT_ONLY
 _MINING = HitClass.MINING
 
 
 class FlowDetector(Protocol):
     name: str
 
-    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found: ...
+    def check(self, ctx: DetectContext, flows: Flows, now: float, skip: Skip = None) -> Found:
+        """`(row, evidence)` for the rows of `flows` this detector flags.
+
+        Rows marked in `skip` give no evidence: the engine already holds this detector's
+        evidence for them (it checks again when a flow ends, and drops a second evidence of the
+        same kind). They are still looked up, so a memory's LRU order and hit count are the
+        same with or without the mask; only the evidence nobody would keep is not made."""
+        ...
 
 
 class IpList:
@@ -44,13 +55,15 @@ class IpList:
 
     name = "ip-list"
 
-    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+    def check(self, ctx: DetectContext, flows: Flows, now: float, skip: Skip = None) -> Found:
         m = ctx.matcher
         found: Found = []
         sides = (("server", "s_hi", "s_lo", "sport"), ("client", "c_hi", "c_lo", "cport"))
         for side, hi, lo, port in sides:
             idx = m.lookup(flows[hi], flows[lo], flows[port])
             rows = np.flatnonzero(idx >= 0)
+            if skip is not None:
+                rows = rows[~skip[rows]]
             if not len(rows):
                 continue
             shared = (
@@ -88,7 +101,7 @@ class DnsLearned:
 
     name = "dns-learned"
 
-    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+    def check(self, ctx: DetectContext, flows: Flows, now: float, skip: Skip = None) -> Found:
         learned = ctx.learned
         rows = np.flatnonzero(learned.candidates(flows["s_lo"]))
         if not len(rows):
@@ -96,12 +109,16 @@ class DnsLearned:
         # one conversion per column of the candidate rows (not of their whole records)
         s_hi, s_lo, when = (flows[c][rows].tolist() for c in ("s_hi", "s_lo", "last_ts"))
         at = rows.tolist()
+        live = learned.live(zip(s_hi, s_lo, strict=True), when)
+        if skip is not None:
+            known = skip[rows].tolist()
+            live = [(i, item) for i, item in live if not known[i]]
         return [
             (
                 at[i],
                 Evidence(_DNS_LEARNED, 0.85, _MINING, "dns-learned", {"learned_from": item.why}),
             )
-            for i, item in learned.live(zip(s_hi, s_lo, strict=True), when)
+            for i, item in live
         ]
 
 
@@ -110,7 +127,7 @@ class PairCacheCheck:
 
     name = "pair-cache"
 
-    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
+    def check(self, ctx: DetectContext, flows: Flows, now: float, skip: Skip = None) -> Found:
         pairs = ctx.pairs
         rows = np.flatnonzero(pairs.candidates(flows["s_lo"]))
         if not len(rows):
@@ -120,9 +137,10 @@ class PairCacheCheck:
             flows[c][rows].tolist() for c in ("c_hi", "c_lo", "s_hi", "s_lo", "last_ts", "uid")
         )
         at = rows.tolist()
+        known = skip[rows].tolist() if skip is not None else None
         found: Found = []
         for i, item in pairs.live(zip(c_hi, c_lo, s_hi, s_lo, strict=True), when):
-            if item.origin != uid[i]:
+            if item.origin != uid[i] and not (known is not None and known[i]):
                 ev = Evidence(
                     _PAIR_CACHE, 0.9, _MINING, item.variant, {"pair_confirmed_by": item.label()}
                 )
@@ -135,21 +153,16 @@ class PortPrior:
 
     name = "port-only"
 
-    def check(self, ctx: DetectContext, flows: Flows, now: float) -> Found:
-        prior = port_prior(flows["sport"])
+    def check(self, ctx: DetectContext, flows: Flows, now: float, skip: Skip = None) -> Found:
+        sport = flows["sport"]
+        prior = port_prior(sport)
+        if skip is not None:
+            prior = prior & ~skip
+        rows = np.flatnonzero(prior)
+        # one conversion for the rows and one for their ports (not a numpy scalar per row)
         return [
-            (
-                int(row),
-                Evidence(
-                    EvidenceKind.PORT_ONLY,
-                    0.1,
-                    HitClass.MINING,
-                    "",
-                    {"pool_port": int(flows["sport"][row])},
-                    weak=True,
-                ),
-            )
-            for row in np.flatnonzero(prior)
+            (row, Evidence(_PORT_ONLY, 0.1, _MINING, "", {"pool_port": port}, weak=True))
+            for row, port in zip(rows.tolist(), sport[rows].tolist(), strict=True)
         ]
 
 
