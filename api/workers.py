@@ -15,8 +15,9 @@ come and go. Workers are `python -m api.workers` processes that read every setti
 `MINEWATCH_*` variables the supervisor sets (`settings_env`) and build the app with
 `create_app`; each reports on a pipe once uvicorn has started. The workers keep their metrics
 in prometheus-client's multi-process files ($PROMETHEUS_MULTIPROC_DIR if set, else a temporary
-directory removed at exit), so /metrics sums them all. SIGTERM/SIGINT are forwarded (SIGTERM:
-graceful; a second signal forces). A worker that dies after starting is replaced, with a
+directory removed at exit; the supervisor holds a lock on it, so one left by a killed supervisor
+is recognised and removed by the next), so /metrics sums them all. SIGTERM/SIGINT are forwarded
+(SIGTERM: graceful; a second signal forces). A worker that dies after starting is replaced, with a
 doubling delay; one that fails before it has ever started — or a replacement that fails to start
 `MAX_START_FAILURES` times in a row — stops the service with exit status 3.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import errno
+import fcntl
 import logging
 import logging.config
 import os
@@ -106,6 +108,47 @@ class _Worker:
     restart_at: float | None = None
 
 
+METRICS_PREFIX = "minewatch-metrics-"
+_LOCK = ".supervisor.lock"
+_UNLOCKED_GRACE = 60.0  # seconds a directory may lack its lock file (just being created)
+
+
+def own_metrics_dir() -> tuple[str, int]:
+    """A new metrics directory and the descriptor of the lock held on it while we live.
+
+    Directories of earlier supervisors whose lock nobody holds any more (killed by SIGKILL or
+    the OOM killer, so their `finally` never ran) are removed first."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(METRICS_PREFIX + "*"):
+        _remove_if_abandoned(old)
+    path = tempfile.mkdtemp(prefix=METRICS_PREFIX)
+    fd = os.open(Path(path) / _LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return path, fd
+
+
+def _remove_if_abandoned(path: Path) -> None:
+    try:
+        fd = os.open(path / _LOCK, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:  # made by a version without the lock, or being made right now
+        try:
+            if time.time() - path.stat().st_mtime > _UNLOCKED_GRACE:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+        return
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # a live supervisor holds it
+    finally:
+        os.close(fd)  # closing drops our lock too
+    shutil.rmtree(path, ignore_errors=True)
+    log.info("removed %s, left by a supervisor that did not stop cleanly", path)
+
+
 def _describe(code: int) -> str:
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
@@ -121,7 +164,11 @@ class Supervisor:
         # and a scrape, whichever worker answers it, sums them (`api.routes.metrics`)
         inherited = os.environ.get(MULTIPROC_ENV)
         self.own_dir = not inherited
-        self.metrics_dir = inherited or tempfile.mkdtemp(prefix="minewatch-metrics-")
+        self._dir_lock = -1
+        if inherited:
+            self.metrics_dir = inherited
+        else:
+            self.metrics_dir, self._dir_lock = own_metrics_dir()
         for stale in Path(self.metrics_dir).glob("*.db"):  # a previous run's
             stale.unlink()
         self.env = {**os.environ, **settings_env(self.settings), MULTIPROC_ENV: self.metrics_dir}
@@ -160,6 +207,7 @@ class Supervisor:
             self.anchor.close()
             if self.own_dir:
                 shutil.rmtree(self.metrics_dir, ignore_errors=True)
+                os.close(self._dir_lock)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)

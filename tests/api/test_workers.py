@@ -181,6 +181,50 @@ def test_a_killed_worker_is_replaced(served: Served) -> None:
         c.close()
 
 
+def _stop(s: Served) -> None:
+    if s.proc.poll() is None:
+        s.proc.terminate()
+        s.proc.wait(20)
+
+
+def test_metrics_directory_of_a_killed_supervisor_is_removed_by_the_next(tmp_path: Path) -> None:
+    """SIGKILL gives the supervisor no chance to clean up: its metrics directory stays until the
+    next `serve` finds nobody holding its lock. A live supervisor's directory is left alone."""
+    tmp, a, b, c = (tmp_path / n for n in ("tmp", "a", "b", "c"))
+    for d in (tmp, a, b, c):
+        d.mkdir()
+    both = r"worker 1 ready[\s\S]*worker 2 ready|worker 2 ready[\s\S]*worker 1 ready"
+    first = start(a, TMPDIR=str(tmp))
+    try:
+        first.wait_for(both)
+        workers = list(first.ready().values())
+        (left,) = tmp.glob("minewatch-metrics-*")
+        first.proc.kill()
+        first.proc.wait()
+        deadline = time.monotonic() + 20
+        while not all(gone(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the workers follow their supervisor (parent-death signal)
+        assert left.is_dir()
+        second = start(b, TMPDIR=str(tmp))
+        try:
+            second.wait_for(both)
+            (live,) = tmp.glob("minewatch-metrics-*")
+            assert live != left and not left.exists()
+            third = start(c, TMPDIR=str(tmp))  # port 0: a port of its own
+            try:
+                third.wait_for(both)
+                assert live.is_dir()  # the second supervisor still holds its lock
+                assert len(list(tmp.glob("minewatch-metrics-*"))) == 2
+            finally:
+                _stop(third)
+        finally:
+            _stop(second)
+        assert not list(tmp.glob("minewatch-metrics-*"))
+    finally:
+        if first.proc.poll() is None:
+            first.proc.kill()
+
+
 @pytest.mark.parametrize("reuseport", [False, True], ids=["plain", "another-reuseport-server"])
 def test_port_in_use_is_refused(tmp_path: Path, reuseport: bool) -> None:
     with socket.socket() as other:
