@@ -120,7 +120,7 @@ class Engine:
         held = cols["state"]
         new_slots = slot[new == 1]
         if len(new_slots):
-            flows = cols[new_slots]
+            flows = cols.take(new_slots)  # whole records: fancy indexing copies field by field
             new_uids: list[int] = []
             for det in self.on_new:
                 found = det.check(self.ctx, flows, now)
@@ -149,7 +149,7 @@ class Engine:
         if not len(cand):
             return
         # one conversion per batch: per-candidate numpy scalar access is the slow part here
-        p = batch.packets[cand]
+        p = batch.packets.take(cand)
         at = slot[cand]
         rows = zip(
             at.tolist(),
