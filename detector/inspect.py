@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from blacklist.entries import Category
-from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature
+from detector.base import Evidence, EvidenceKind, HitClass, Outcome, Signature, Verdict
 from detector.extract import TLS_CAP, client_hello_sni, dns_names, dns_qname
 from detector.extract.tls import TlsHello, sni_text
 from detector.extract.tls_fast import FOUND, NO_SNI, sni_span
@@ -113,15 +113,36 @@ def inspect_packet(
     a JSON line it cuts off is judged by its opening members (`close_cut_line`)."""
     if not st.streams:
         st.open()
-    stream = st.streams[0 if from_client else 1]
-    tls = st.tls or (not stream and payload[:2] == b"\x16\x03")
-    room = (TLS_CAP if tls else STREAM_CAP) - len(stream)
-    if room > 0:
-        stream += payload[:room]
-    if sport in DNS_PORTS or dport in DNS_PORTS:
+    if sport in DNS_PORTS or dport in DNS_PORTS:  # every packet of the flow: its bytes unread
         _dns(ctx, st, payload, proto == 6, now)
         return False
-    data = bytes(stream)
+    stream = st.streams[0 if from_client else 1]
+    if stream:  # a continuation: judge the direction's first bytes so far
+        tls = st.tls
+        room = (TLS_CAP if tls else STREAM_CAP) - len(stream)
+        if room > 0:
+            stream += payload[:room]
+        data = bytes(stream)
+    else:  # the first payload: judged as it is, kept only if the flow goes on
+        tls = st.tls or payload[:2] == b"\x16\x03"
+        cap = TLS_CAP if tls else STREAM_CAP
+        data = payload if len(payload) <= cap else payload[:cap]
+    confirmed = _judge(ctx, st, data, tls, from_client, proto, truncated)
+    if not stream and not st.done:
+        stream += data
+    return confirmed
+
+
+def _judge(
+    ctx: DetectContext,
+    st: FlowState,
+    data: bytes,
+    tls: bool,
+    from_client: bool,
+    proto: int,
+    truncated: bool,
+) -> bool:
+    """`inspect_packet` on the direction's bytes so far (`data`)."""
     if tls:
         st.tls = True
         if from_client:
@@ -171,40 +192,42 @@ def _signatures(
         if sig is None or name in excluded or proto not in sig.transports:
             continue
         verdict = sig.inspect(data, from_client, proto)
-        if verdict.outcome is Outcome.MATCH:
-            st.add(
-                Evidence(
-                    verdict.kind,
-                    verdict.confidence,
-                    verdict.cls,
-                    verdict.variant,
-                    dict(verdict.detail),
-                )
-            )
+        outcome = verdict.outcome
+        if outcome is _MATCH:
+            ev = _evidence(verdict)
+            if st.evidence:
+                st.add(ev)
+            else:  # the usual first evidence: nothing to merge with
+                st.evidence.append(ev)
             st.done = True
             return (
-                verdict.cls == HitClass.MINING
+                verdict.cls == _MINING
                 and verdict.kind in CONFIRMING
                 and verdict.confidence >= CONFIRM_MIN
             )
-        if verdict.outcome is Outcome.EXCLUDE:
+        if outcome is _EXCLUDE:
             excluded.add(name)
-            st.provisional.pop(name, None)
+            if st.provisional:
+                st.provisional.pop(name, None)
         else:
             st.pending = True
             live += 1
             if verdict.confidence > 0:
-                st.provisional[name] = Evidence(
-                    verdict.kind,
-                    verdict.confidence,
-                    verdict.cls,
-                    verdict.variant,
-                    dict(verdict.detail),
-                )
+                st.provisional[name] = _evidence(verdict)
     if not live:
         st.finished.add(from_client)
         st.done = len(st.finished) == 2
     return False
+
+
+_MATCH, _EXCLUDE, _MINING = Outcome.MATCH, Outcome.EXCLUDE, HitClass.MINING
+
+
+def _evidence(verdict: Verdict) -> Evidence:
+    """The verdict as evidence, with its own copy of the detail (evidence details grow)."""
+    return Evidence(
+        verdict.kind, verdict.confidence, verdict.cls, verdict.variant, dict(verdict.detail)
+    )
 
 
 def _name_evidence(
