@@ -462,11 +462,10 @@ class JsonRpcSignature:
 
     def verdict(self, found: Found) -> Verdict:
         """The MATCH verdict for what `judge` found: the protocol's variant and detail."""
+        # positional: keyword arguments cost a third more, on every match
         return Verdict(
-            Outcome.MATCH,
-            kind=EvidenceKind.STRATUM,
-            cls=HitClass.MINING,
-            variant=self._variant(found),
-            confidence=found.confidence,
-            detail=self._detail(found),
+            _MATCH, _STRATUM, _MINING, self._variant(found), found.confidence, self._detail(found)
         )
+
+
+_MATCH, _STRATUM, _MINING = Outcome.MATCH, EvidenceKind.STRATUM, HitClass.MINING
