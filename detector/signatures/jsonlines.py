@@ -89,25 +89,6 @@ def load_object(line: bytes) -> dict[str, Any] | None:
     a minus and 19 digits, the only place the two disagree (orjson turns an integer beyond 64
     bits, or below -2**63, into a float).
     """
-    global _LAST
-    last = _LAST
-    if last[0] == line:
-        return last[1]
-    obj = _load_plain(line)
-    if type(line) is bytes:  # never a buffer its owner may change
-        _LAST = (line, obj)
-    return obj
-
-
-# The last line `load_object` read and its object (one tuple, replaced whole): the JSON
-# signatures of one dispatch read the same lines, and a line that is not theirs (a big
-# integer sends it to the slow standard parser) was parsed three times. Parsed objects are
-# only ever read, so sharing one is safe.
-_LAST: tuple[bytes, dict[str, Any] | None] = (b"\x00", None)
-
-
-def _load_plain(line: bytes) -> dict[str, Any] | None:
-    """`load_object` without the memo (the oracle of its test)."""
     if len(line) > MAX_LINE:
         return None
     try:
