@@ -46,7 +46,7 @@ FLOW_DTYPE = np.dtype(
         ("seen_s2c", np.uint16),
         ("done", np.uint8),  # 1 = inspection finished (matched, excluded or budget spent)
         ("pending", np.uint8),  # 1 = an inspector waits for the rest of a message
-        ("state", np.uint8),  # 1 = the engine keeps Python state for it (detector.inspect)
+        ("state", np.uint8),  # engine marks: HELD (1) and KEPT bits (detector.engine)
     ],
     align=True,
 )
