@@ -83,8 +83,10 @@ def test_capture_command_stores_what_scan_finds(netns: Netns, tmp_path: Path) ->
     assert "kernel drops 0" in summary, summary
     dropped = [v for k, v in m.items() if k.startswith("minewatch_capture_dropped_total")]
     assert dropped and sum(dropped) == 0
-    stored = subprocess.run([*MINEWATCH, "hits", "--db", db, "--format", "jsonl"],
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    done = subprocess.run([*MINEWATCH, "hits", "--db", db, "--format", "jsonl"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, f"minewatch hits exited {done.returncode}: {done.stderr}"
+    stored = done.stdout
     got = {_key(json.loads(line)) for line in stored.splitlines()}
     assert got == {_key(json.loads(line)) for line in printed.splitlines()}
     scanned = subprocess.run([*MINEWATCH, "scan", "--no-store", "--format", "jsonl",
