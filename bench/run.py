@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -136,6 +137,7 @@ def compare(
         f"({large.stat().st_size / 1e6:.0f} MB)"
     )
     results: dict[str, float] = {}
+    steady: dict[str, float] = {}  # from the median per-round difference
     tools = {name: cmd for name, cmd in cmds.items() if name not in args.skip}
     # rounds interleave the tools (minewatch, ndpiReader, minewatch, ...): on a shared host
     # whose speed drifts over minutes, every tool then sees the same slow and fast stretches
@@ -152,15 +154,26 @@ def compare(
         rate = (n_large - n_small) / extra if extra > 0 else float("nan")
         startup = a.seconds - n_small / rate if rate == rate else float("nan")
         results[name] = rate
+        # The best x10 and the best x30 may come from different rounds: one slow start-up in
+        # the x10 runs shrinks the difference and inflates the rate. The median over rounds of
+        # each round's own x30 - x10 difference does not depend on a lucky or unlucky run.
+        diffs = sorted(y.seconds - x.seconds for x, y in pairs)
+        mid = statistics.median(diffs)
+        steady[name] = (n_large - n_small) / mid if mid > 0 else float("nan")
         print(
             f"scan {name:10s}: {rate / 1e6:6.2f} M packets/s steady state; "
             f"x10 {a.seconds:6.2f} s, x30 {b.seconds:6.2f} s; start-up ~{startup:5.2f} s; "
-            f"peak RSS x10 {a.rss_kb / 1024:4.0f} MB, x30 {b.rss_kb / 1024:4.0f} MB"
+            f"peak RSS x10 {a.rss_kb / 1024:4.0f} MB, x30 {b.rss_kb / 1024:4.0f} MB; "
+            f"median-round rate {steady[name] / 1e6:.2f} M ({len(diffs)} rounds, x30 - x10 "
+            f"{', '.join(f'{d:.2f}' for d in diffs)} s)"
         )
     if "minewatch" in results:
         for peer in ("ndpiReader", "tshark"):
             if peer in results:
-                print(f"ratio minewatch/{peer}: {results['minewatch'] / results[peer]:.2f}")
+                print(
+                    f"ratio minewatch/{peer}: {results['minewatch'] / results[peer]:.2f} "
+                    f"(best runs); {steady['minewatch'] / steady[peer]:.2f} (median round)"
+                )
 
 
 def main() -> int:
