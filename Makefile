@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,postgres]'
+	$(PY) -m pipelines.warmup  # compile the scan kernels now, not in the first scan
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install minewatch with its dev tools
