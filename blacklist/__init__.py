@@ -16,3 +16,7 @@ The feed service:
 - `provider`: compiles the live version into a matcher and hot-swaps it into running pipelines.
 A matcher is built once per version and swapped, never mutated.
 """
+
+from pipelines.kernel_env import use_kernel_cache
+
+use_kernel_cache()  # before any kernel of the package is decorated

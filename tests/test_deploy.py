@@ -42,3 +42,13 @@ def test_every_long_running_command_has_a_unit() -> None:
                     "bin/minewatch serve", "bin/minewatch export-scheduler",
                     "bin/minewatch db maintain"):  # fmt: skip
         assert command in text
+
+
+@pytest.mark.parametrize("unit", [u for u in UNITS if u.suffix == ".service"], ids=lambda p: p.name)
+def test_sandboxed_units_have_a_kernel_cache(unit: Path) -> None:
+    """ProtectSystem=strict and ProtectHome=yes leave numba no writable place of its own (its
+    locators then fail at import, tests/test_kernel_cache.py); the unit's CacheDirectory is
+    where pipelines.kernel_cache keeps the compiled kernels across restarts."""
+    text = unit.read_text()
+    if "ProtectSystem=strict" in text or "ProtectHome=yes" in text:
+        assert "CacheDirectory=minewatch" in text
