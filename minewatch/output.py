@@ -50,7 +50,8 @@ class HitPrinter:
     def __call__(self, hit: FlowHit) -> None:
         if self.fmt == "jsonl":
             # orjson: ~0.3 µs per hit instead of ~5 µs with json.dumps (a scan prints thousands)
-            self.out.write(orjson.dumps(hit.to_json(), default=str).decode() + "\n")
+            line = orjson.dumps(hit.to_json(), default=str, option=orjson.OPT_APPEND_NEWLINE)
+            self.out.write(line.decode())
             return
         self.rows.append(
             (
