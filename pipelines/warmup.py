@@ -1,7 +1,7 @@
 """Compile the scan's kernels once, at install time, not in a user's first scan.
 
-numba compiles a kernel on its first call and caches the machine code (`cache=True`, next to
-the source or under `NUMBA_CACHE_DIR`). A first scan on a cold cache takes ~15 s and peaks at
+numba compiles a kernel on its first call and caches the machine code (`cache=True`, where
+`pipelines.kernel_cache` puts it). A first scan on a cold cache takes ~15 s and peaks at
 ~340 MB resident, the LLVM compiler's memory, above the 300 MB a scan must stay under; every
 later scan loads the cache (~0.5 s, ~200 MB). `make install` runs `python -m pipelines.warmup`
 once, so that the first real scan is already a warm one.

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.base import Evidence, EvidenceKind, HitClass, combine_confidence
-from detector.hits import _VARIANT_RANK, TRANSPORTS, FlowHit, _text, hit_of, merge_detail
+from detector.hits import _VARIANT_RANK, TRANSPORTS, FlowHit, hit_of, merge_detail
+from pipelines.batch import addr_text
 
 
 def _reference_merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -29,7 +30,12 @@ def _reference_merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = value
 
 
-def _reference_hit(source: str, evidence: list[Evidence], proto: int) -> FlowHit | None:
+def reference_hit(
+    source: str, evidence: list[Evidence], first_ts: float, last_ts: float, proto: int,
+    c_hi: int, c_lo: int, cport: int, s_hi: int, s_lo: int, sport: int, packets: int,
+    nbytes: int,
+) -> FlowHit | None:  # fmt: skip
+    """`hit_of` read step by step (also the oracle of tests/test_h1_hit_output.py)."""
     mining = [e for e in evidence if not e.weak and e.cls == HitClass.MINING]
     other = [e for e in evidence if not e.weak and e.cls != HitClass.MINING]
     weak = [e for e in evidence if e.weak]
@@ -48,9 +54,9 @@ def _reference_hit(source: str, evidence: list[Evidence], proto: int) -> FlowHit
             kinds.append(e.kind)
     variant = next((e.variant for e in used if e.variant), "") or str(used[0].kind)
     return FlowHit(
-        source, 1.5, 2.5, TRANSPORTS.get(proto) or str(proto), _text(0, 1), 40000,
-        _text(0, 2), 3333, cls, kinds, variant,
-        combine_confidence([e.confidence for e in used]), detail, 7, 900,
+        source, first_ts, last_ts, TRANSPORTS.get(proto) or str(proto), addr_text(c_hi, c_lo),
+        cport, addr_text(s_hi, s_lo), sport, cls, kinds, variant,
+        combine_confidence([e.confidence for e in used]), detail, packets, nbytes,
     )  # fmt: skip
 
 
@@ -93,7 +99,7 @@ def test_merge_detail_equals_reference(details: list[dict[str, Any]]) -> None:
 def test_hit_of_equals_reference(evidence: list[Evidence], proto: int) -> None:
     before = [(e.kind, e.variant, dict(e.detail)) for e in evidence]
     got = hit_of("f.pcap", evidence, 1.5, 2.5, proto, 0, 1, 40000, 0, 2, 3333, 7, 900)
-    want = _reference_hit("f.pcap", evidence, proto)
+    want = reference_hit("f.pcap", evidence, 1.5, 2.5, proto, 0, 1, 40000, 0, 2, 3333, 7, 900)
     assert got == want
     if got is not None and want is not None:
         assert got.to_json() == want.to_json()

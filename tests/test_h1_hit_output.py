@@ -21,45 +21,14 @@ from hypothesis import strategies as st
 import detector.engine
 from blacklist.matcher import Matcher
 from blacklist.syntax import EntryError, canonical_domain, parse_item
-from detector.base import Evidence, EvidenceKind, HitClass, combine_confidence
-from detector.hits import _VARIANT_RANK, TRANSPORTS, FlowHit, hit_of, merge_detail
+from detector.hits import FlowHit, hit_of
 from minewatch.lists import build_matcher
 from minewatch.output import HitPrinter
 from minewatch.scanrun import collect_hits
-from pipelines.batch import addr_text
 from tests.conftest import MINING, captures, need_shared
+from tests.test_engine_fast_hits import reference_hit
 
 # -- hits ----------------------------------------------------------------------------------------
-
-
-def _plain_hit(
-    source: str, evidence: list[Evidence], first_ts: float, last_ts: float, proto: int,
-    c_hi: int, c_lo: int, cport: int, s_hi: int, s_lo: int, sport: int, packets: int,
-    nbytes: int,
-) -> FlowHit | None:  # fmt: skip
-    """`hit_of` read step by step, with no memo."""
-    mining = [e for e in evidence if not e.weak and e.cls == HitClass.MINING]
-    other = [e for e in evidence if not e.weak and e.cls != HitClass.MINING]
-    weak = [e for e in evidence if e.weak]
-    if mining:
-        cls, used = HitClass.MINING, mining + weak
-    elif other:
-        cls, used = HitClass.COIN_P2P, other
-    else:
-        return None
-    used = sorted(used, key=lambda e: (_VARIANT_RANK.get(e.kind, 99), -e.confidence))
-    detail: dict[str, Any] = {}
-    kinds: list[EvidenceKind] = []
-    for e in used:
-        merge_detail(detail, e.detail)
-        if e.kind not in kinds:
-            kinds.append(e.kind)
-    variant = next((e.variant for e in used if e.variant), "") or str(used[0].kind)
-    return FlowHit(
-        source, first_ts, last_ts, TRANSPORTS.get(proto) or str(proto), addr_text(c_hi, c_lo),
-        cport, addr_text(s_hi, s_lo), sport, cls, kinds, variant,
-        combine_confidence([e.confidence for e in used]), detail, packets, nbytes,
-    )  # fmt: skip
 
 
 def _plain_iso(ts: float) -> str:
@@ -76,7 +45,7 @@ def test_real_hits_equal_plain_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     pairs: list[tuple[FlowHit | None, FlowHit | None]] = []
 
     def checked(*args: Any) -> FlowHit | None:
-        want = _plain_hit(*args)
+        want = reference_hit(*args)
         got = hit_of(*args)
         pairs.append((got, want))
         return got
